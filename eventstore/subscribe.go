@@ -1,0 +1,106 @@
+package eventstore
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Notifier wakes every waiting subscriber when something was appended. It is
+// a broadcast without a queue: a waiter takes the channel before it reads and
+// waits on it after, so a notification between the two is never lost.
+type Notifier struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// NewNotifier returns a Notifier ready for use.
+func NewNotifier() *Notifier { return &Notifier{ch: make(chan struct{})} }
+
+// Wait returns a channel that is closed by the next Notify.
+func (n *Notifier) Wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ch
+}
+
+// Notify wakes every current waiter.
+func (n *Notifier) Notify() {
+	n.mu.Lock()
+	close(n.ch)
+	n.ch = make(chan struct{})
+	n.mu.Unlock()
+}
+
+// AllReader is what a catch-up subscription needs from an adapter.
+type AllReader interface {
+	ReadAll(ctx context.Context, opts ReadAllOptions) ([]Event, error)
+}
+
+// PollInterval bounds how long a catch-up subscription sleeps between reads:
+// MinPoll right after a wake-up that found nothing yet (a concurrent commit
+// may still be landing), doubling up to MaxPoll when nothing happens, which is
+// also how appends from other processes are noticed without a notification.
+type PollInterval struct {
+	Min, Max time.Duration
+}
+
+// CatchUp implements Store.Subscribe on top of ReadAll: it reads batches
+// until it is caught up, then waits for wake (nil: polling only) or the poll
+// interval, and reads again. Correctness rests on ReadAll returning only
+// stable prefixes of $all; CatchUp adds no ordering logic of its own.
+func CatchUp(ctx context.Context, r AllReader, wake *Notifier, poll PollInterval, opts SubscribeOptions, fn func(Event) error) error {
+	limit, err := ValidateLimit(opts.BatchSize)
+	if err != nil {
+		return err
+	}
+	if poll.Min <= 0 {
+		poll.Min = time.Millisecond
+	}
+	if poll.Max < poll.Min {
+		poll.Max = poll.Min
+	}
+	after := opts.After
+	delay := poll.Min
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		var woken <-chan struct{}
+		if wake != nil {
+			woken = wake.Wait()
+		}
+		events, err := r.ReadAll(ctx, ReadAllOptions{After: after, Filter: opts.Filter, Limit: limit})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		for _, e := range events {
+			if err := fn(e); err != nil {
+				return err
+			}
+			after = e.Position
+		}
+		if len(events) > 0 {
+			delay = poll.Min
+			if len(events) == limit {
+				continue
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		timer.Reset(delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-woken:
+			delay = poll.Min
+		case <-timer.C:
+			delay = min(delay*2, poll.Max)
+		}
+		timer.Stop() // since Go 1.23 a stopped timer never delivers a stale tick
+	}
+}
