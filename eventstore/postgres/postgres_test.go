@@ -2,8 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
@@ -40,4 +44,94 @@ func TestConformance(t *testing.T) {
 			return MustOpen(t, postgres.Config{TestCommitDelay: 2 * time.Millisecond, MaxConns: 16})
 		},
 	})
+}
+
+// TestCommitsLandOutOfOrder shows that the gap test really meets the trap: a
+// naive reader (position > last, no snapshot horizon) sees positions appear
+// behind ones it already read, while the store's own subscription, reading
+// the same appends, delivers every event once and in order.
+func TestCommitsLandOutOfOrder(t *testing.T) {
+	s := MustOpen(t, postgres.Config{TestCommitDelay: 5 * time.Millisecond, MaxConns: 8})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var mu sync.Mutex
+	var delivered []eventstore.Position
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(delivered) }
+	subCtx, stopSub := context.WithCancel(ctx)
+	subDone := make(chan error, 1)
+	go func() {
+		subDone <- s.Subscribe(subCtx, eventstore.SubscribeOptions{}, func(e eventstore.Event) error {
+			mu.Lock()
+			delivered = append(delivered, e.Position)
+			mu.Unlock()
+			return nil
+		})
+	}()
+
+	const writers, perWriter = 6, 150
+	writersDone := make(chan struct{})
+	go func() {
+		defer close(writersDone)
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range perWriter {
+					if _, err := s.Append(ctx, fmt.Sprintf("ooo-%d", w), eventstore.Any, storetest.NewEvent("test.ooo", fmt.Sprintf(`{"i":%d}`, i))); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}()
+
+	// The naive reader: whatever is visible now, in position order.
+	late, maxSeen := 0, int64(0)
+	seen := map[int64]bool{}
+	for polling := true; polling; {
+		select {
+		case <-writersDone:
+			polling = false
+		default:
+		}
+		rows, err := s.Pool().Query(ctx, `SELECT position FROM events ORDER BY position`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		positions, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range positions {
+			if p < maxSeen && !seen[p] {
+				late++ // a naive "position > last" subscriber would have skipped it
+			}
+			seen[p] = true
+			maxSeen = max(maxSeen, p)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for count() < writers*perWriter && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	stopSub()
+	<-subDone
+	if late == 0 {
+		t.Fatalf("no commit landed out of position order: the test did not exercise the trap")
+	}
+	t.Logf("a naive reader would have skipped %d of %d events", late, writers*perWriter)
+	if len(delivered) != writers*perWriter {
+		t.Fatalf("subscription delivered %d events, want %d", len(delivered), writers*perWriter)
+	}
+	for i := 1; i < len(delivered); i++ {
+		if delivered[i] <= delivered[i-1] {
+			t.Fatalf("subscription delivered position %d after %d", delivered[i], delivered[i-1])
+		}
+	}
 }
