@@ -158,6 +158,10 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// maxAppendAttempts bounds the calls one Append makes when concurrent appends
+// to the same stream keep winning the race for the next version.
+const maxAppendAttempts = 50
+
 const appendSQL = `SELECT status, actual, first_position, last_position
 FROM append_events($1, $2, $3, $4, $5, $6, $7)`
 
@@ -184,12 +188,23 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	}
 	var status int32
 	var actual, first, last int64
-	err := s.pool.QueryRow(ctx, appendSQL, stream, int64(expected), ids, types, versions, data, meta).
-		Scan(&status, &actual, &first, &last)
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		err := s.pool.QueryRow(ctx, appendSQL, stream, int64(expected), ids, types, versions, data, meta).
+			Scan(&status, &actual, &first, &last)
+		if err == nil {
+			break
+		}
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_id_key" {
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" && attempt < maxAppendAttempts && ctx.Err() == nil {
+			// A concurrent append recorded this version or one of these
+			// ids first; a new call decides what that means for this one.
+			continue
+		}
+		if pgErr != nil && pgErr.Code == "23505" && pgErr.ConstraintName == "events_id_key" {
 			return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: %w", stream, eventstore.ErrIdempotencyConflict)
+		}
+		if pgErr != nil && pgErr.Code == "23505" {
+			return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: still contended after %d attempts: %w", stream, attempt, eventstore.ErrWrongExpectedVersion)
 		}
 		return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: %w", stream, err)
 	}

@@ -84,3 +84,44 @@ func testGapFree(t *testing.T, open Opener, writers, perWriter int) {
 		t.Fatalf("$all holds %d events, want %d", len(all), total)
 	}
 }
+
+// testHotStreamOrder races many writers on the same streams with Any: every
+// append must land (none lost to the race), and a subscriber of $all must
+// see each stream's versions in order, which holds only if a stream's later
+// versions get later positions.
+func testHotStreamOrder(t *testing.T, open Opener) {
+	s := open(t)
+	sub := subscribe(t, s, eventstore.SubscribeOptions{})
+	const writers, perWriter = 16, 30
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				stream := fmt.Sprintf("hot-%d", i%2)
+				if _, err := s.Append(ctxT(t), stream, eventstore.Any, NewEvent("test.hot", fmt.Sprintf(`{"w":%d,"i":%d}`, w, i))); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := writers * perWriter
+	got := sub.waitFor(t, total, time.Minute)
+	time.Sleep(200 * time.Millisecond)
+	if got = sub.snapshot(); len(got) != total {
+		t.Fatalf("subscriber saw %d events, want %d", len(got), total)
+	}
+	last := map[string]int64{}
+	for i, e := range got {
+		if i > 0 && e.Position <= got[i-1].Position {
+			t.Fatalf("position %d delivered after %d", e.Position, got[i-1].Position)
+		}
+		if e.Version != last[e.StreamID]+1 {
+			t.Fatalf("%s version %d delivered after version %d", e.StreamID, e.Version, last[e.StreamID])
+		}
+		last[e.StreamID] = e.Version
+	}
+}

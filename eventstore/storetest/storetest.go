@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"AppendAndReadStream", testAppendAndReadStream},
 		{"ExpectedVersion", testExpectedVersion},
 		{"ConcurrentAppendSameVersion", testConcurrentAppendSameVersion},
+		{"HotStreamOrder", testHotStreamOrder},
 		{"IdempotentRetry", testIdempotentRetry},
 		{"IdempotencyConflict", testIdempotencyConflict},
 		{"BadInput", testBadInput},

@@ -1,11 +1,7 @@
 -- The event log. position is the global order; tx_id is the appending
 -- transaction's id, used by readers to read only a stable prefix of the log
--- (see append_events and the package documentation).
-CREATE TABLE streams (
-    stream_id text PRIMARY KEY,
-    version   bigint NOT NULL CHECK (version > 0)
-);
-
+-- (see append_events and the package documentation). A stream's current
+-- version is the max(version) of its events, found in the unique index.
 CREATE SEQUENCE events_position_seq AS bigint MINVALUE 1 NO CYCLE;
 
 CREATE TABLE events (
@@ -29,13 +25,21 @@ CREATE TABLE events (
 --   status 3: event ids reused with other content (idempotency conflict)
 -- p_expected: -1 any, -2 stream exists, n >= 0 exact (0 = no stream).
 --
--- Positions and the transaction id are taken together, first thing, under a
--- short advisory lock. So among appending transactions, transaction id order
--- is position order, and a reader that only reads rows whose tx_id is below
--- the oldest running transaction id of its snapshot never sees a position
--- before an earlier one that is still uncommitted: it cannot skip an event
--- whose commit lands late. The lock is held for two sequence calls, not
--- until commit, so concurrent appends still share group commits.
+-- Ordering. Everything before the insert only reads. The transaction's
+-- first write is taking its id and its positions together under a short
+-- advisory lock, so among appending transactions, transaction id order is
+-- position order. A reader that only reads rows whose tx_id is below the
+-- oldest transaction id still running in its snapshot therefore never sees a
+-- position before an earlier one that is still uncommitted: it cannot skip an
+-- event whose commit lands late. The lock is held for two sequence calls,
+-- not until commit, so concurrent appends still share group commits.
+--
+-- Concurrency. Two appends that read the same stream version both insert
+-- the same (stream_id, version); the second fails with a unique violation
+-- once the first commits, and the caller runs the call again in a new
+-- transaction (never in this one: a retry must take a new transaction id
+-- together with its new positions). Because positions are taken after the
+-- stream's version is read, a stream's events have increasing positions.
 CREATE FUNCTION append_events(
     p_stream          text,
     p_expected        bigint,
@@ -53,13 +57,41 @@ DECLARE
     v_tx      xid8;
     v_first   bigint;
     v_current bigint;
-    v_new     boolean;
     v_found   integer;
     v_match   boolean;
     v_pos_min bigint;
     v_pos_max bigint;
     v_delay   text;
 BEGIN
+    SELECT coalesce(max(e.version), 0) INTO v_current FROM events e WHERE e.stream_id = p_stream;
+
+    -- A retried append: every id already recorded, in this stream, in this
+    -- order, with the same type and data. Any other reuse of a recorded id
+    -- is a conflict. The cheap probe keeps new appends fast.
+    PERFORM 1 FROM events e WHERE e.id = ANY(p_ids);
+    IF FOUND THEN
+        SELECT count(e.id),
+               bool_and(e.stream_id = p_stream AND e.type = i.type AND e.data = i.data::jsonb)
+                 AND count(DISTINCT e.version - i.ord) = 1,
+               min(e.position), max(e.position)
+          INTO v_found, v_match, v_pos_min, v_pos_max
+          FROM unnest(p_ids, p_types, p_data) WITH ORDINALITY AS i(id, type, data, ord)
+          JOIN events e ON e.id = i.id;
+        IF v_found = v_n AND v_match THEN
+            RETURN QUERY SELECT 2, v_current, v_pos_min, v_pos_max;
+        ELSE
+            RETURN QUERY SELECT 3, v_current, 0::bigint, 0::bigint;
+        END IF;
+        RETURN;
+    END IF;
+
+    IF NOT (p_expected = -1
+            OR (p_expected = -2 AND v_current > 0)
+            OR p_expected = v_current) THEN
+        RETURN QUERY SELECT 1, v_current, 0::bigint, 0::bigint;
+        RETURN;
+    END IF;
+
     BEGIN
         PERFORM pg_advisory_lock(7346829, 1);
         v_tx := pg_current_xact_id();
@@ -79,51 +111,6 @@ BEGIN
         PERFORM pg_sleep(random() * v_delay::double precision / 1000.0);
     END IF;
 
-    LOOP
-        SELECT s.version INTO v_current FROM streams s WHERE s.stream_id = p_stream FOR UPDATE;
-        v_new := NOT FOUND;
-        IF v_new THEN
-            v_current := 0;
-        END IF;
-
-        -- A retried append: every id already recorded, in this stream, in
-        -- this order, with the same type and data. Any other reuse of a
-        -- recorded id is a conflict.
-        SELECT count(e.id),
-               bool_and(e.stream_id = p_stream AND e.type = i.type AND e.data = i.data::jsonb)
-                 AND count(DISTINCT e.version - i.ord) = 1,
-               min(e.position), max(e.position)
-          INTO v_found, v_match, v_pos_min, v_pos_max
-          FROM unnest(p_ids, p_types, p_data) WITH ORDINALITY AS i(id, type, data, ord)
-          JOIN events e ON e.id = i.id;
-        IF v_found > 0 THEN
-            IF v_found = v_n AND v_match THEN
-                RETURN QUERY SELECT 2, v_current, v_pos_min, v_pos_max;
-            ELSE
-                RETURN QUERY SELECT 3, v_current, 0::bigint, 0::bigint;
-            END IF;
-            RETURN;
-        END IF;
-
-        IF NOT (p_expected = -1
-                OR (p_expected = -2 AND v_current > 0)
-                OR p_expected = v_current) THEN
-            RETURN QUERY SELECT 1, v_current, 0::bigint, 0::bigint;
-            RETURN;
-        END IF;
-
-        IF NOT v_new THEN
-            UPDATE streams SET version = v_current + v_n WHERE stream_id = p_stream;
-            EXIT;
-        END IF;
-        INSERT INTO streams (stream_id, version) VALUES (p_stream, v_n) ON CONFLICT (stream_id) DO NOTHING;
-        EXIT WHEN FOUND;
-        -- A concurrent append created the stream first: check again under
-        -- its row lock.
-    END LOOP;
-
-    -- A unique violation on id here means another append recorded one of
-    -- these ids concurrently; the caller maps it to an idempotency conflict.
     INSERT INTO events (position, tx_id, id, stream_id, version, type, schema_version, data, metadata)
     SELECT v_first + i.ord - 1, v_tx, i.id, p_stream, v_current + i.ord, i.type, i.sv, i.data::jsonb,
            coalesce(nullif(i.meta, ''), '{}')::jsonb

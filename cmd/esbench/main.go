@@ -1,0 +1,260 @@
+// Command esbench measures the event stores against the ceiling of the
+// database under them, in one run, and prints one line per figure:
+//
+//	<name> <value> <unit> [ratio=<ours/baseline>]
+//
+// It is what `make bench` runs for the foundation issue: appends of 1 and 10
+// events per call at 1, 16 and 64 writers on SQLite and PostgreSQL, pgbench
+// inserting rows shaped like ours at the same concurrency on the same
+// server, and ReadAll catch-up over a million events.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/eventstore/postgres"
+	"github.com/commerce-engine/commerce/eventstore/sqlite"
+)
+
+func main() {
+	pgURL := flag.String("pg", os.Getenv("COMMERCE_TEST_POSTGRES_URL"), "PostgreSQL URL (empty: skip PostgreSQL)")
+	dur := flag.Duration("duration", 8*time.Second, "how long each append figure runs")
+	catchUp := flag.Int("catchup", 1_000_000, "events to write and then read back for the catch-up figure (0: skip)")
+	writersFlag := flag.String("writers", "1,16,64", "writer counts")
+	only := flag.String("only", "sqlite,postgres", "stores to measure")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("esbench: ")
+
+	var writers []int
+	for _, w := range strings.Split(*writersFlag, ",") {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 1 {
+			log.Fatalf("-writers: %q is not a positive number", w)
+		}
+		writers = append(writers, n)
+	}
+	ctx := context.Background()
+	if strings.Contains(*only, "sqlite") {
+		benchSQLite(ctx, writers, *dur, *catchUp)
+	}
+	if strings.Contains(*only, "postgres") {
+		if *pgURL == "" {
+			log.Printf("skipping PostgreSQL: set -pg or COMMERCE_TEST_POSTGRES_URL")
+			return
+		}
+		benchPostgres(ctx, *pgURL, writers, *dur, *catchUp)
+	}
+}
+
+func line(name string, value float64, unit string, baseline float64) {
+	if baseline > 0 {
+		fmt.Printf("%s %.0f %s ratio=%.2f\n", name, value, unit, value/baseline)
+		return
+	}
+	fmt.Printf("%s %.0f %s\n", name, value, unit)
+}
+
+func benchSQLite(ctx context.Context, writers []int, dur time.Duration, catchUp int) {
+	dir, err := os.MkdirTemp("", "esbench-sqlite-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	for _, batch := range []int{1, 10} {
+		for _, w := range writers {
+			s, err := sqlite.Open(filepath.Join(dir, fmt.Sprintf("append-%d-%d.db", batch, w)))
+			if err != nil {
+				log.Fatal(err)
+			}
+			rate := appendRate(ctx, s, w, batch, dur)
+			_ = s.Close()
+			line(fmt.Sprintf("sqlite_append_%devents_%dwriters", batch, w), rate, "events/s", 0)
+		}
+	}
+	if catchUp > 0 {
+		s, err := sqlite.Open(filepath.Join(dir, "catchup.db"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		fill(ctx, s, catchUp)
+		line("sqlite_readall_catchup", readAllRate(ctx, s), "events/s", 0)
+		_ = s.Close()
+	}
+}
+
+func benchPostgres(ctx context.Context, url string, writers []int, dur time.Duration, catchUp int) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		log.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	schema := "esbench_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	defer func() {
+		if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			log.Printf("drop schema %s: %v", schema, err)
+		}
+	}()
+	if _, err := postgres.Migrate(ctx, url, schema); err != nil {
+		log.Fatalf("migrate: %v", err)
+	}
+	// The baseline table is shaped like ours: same columns, keys and defaults.
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s.baseline (
+		position bigserial PRIMARY KEY, tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+		id uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(), stream_id text NOT NULL, version bigint NOT NULL,
+		type text NOT NULL, schema_version integer NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
+		recorded_at timestamptz NOT NULL DEFAULT now(), UNIQUE (stream_id, version))`, schema)); err != nil {
+		log.Fatalf("baseline table: %v", err)
+	}
+	for _, batch := range []int{1, 10} {
+		for _, w := range writers {
+			s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MaxConns: int32(w)})
+			if err != nil {
+				log.Fatal(err)
+			}
+			rate := appendRate(ctx, s, w, batch, dur)
+			_ = s.Close()
+			base := pgbenchRate(url, schema, w, batch, dur)
+			line(fmt.Sprintf("pgbench_insert_%drows_%dclients", batch, w), base, "events/s", 0)
+			line(fmt.Sprintf("postgres_append_%devents_%dwriters", batch, w), rate, "events/s", base)
+		}
+	}
+	if catchUp > 0 {
+		s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "TRUNCATE "+schema+".events, "+schema+".streams"); err != nil {
+			log.Fatal(err)
+		}
+		fill(ctx, s, catchUp)
+		if _, err := conn.Exec(ctx, "VACUUM ANALYZE "+schema+".events"); err != nil {
+			log.Fatal(err)
+		}
+		line("postgres_readall_catchup", readAllRate(ctx, s), "events/s", 0)
+		_ = s.Close()
+	}
+}
+
+const payload = `{"product_id":"3f1c2a8e-6d4b-4f7a-9c1e-2b5d8a7f0e13","sku":"SKU-000123","quantity":2,` +
+	`"unit_price":{"amount":1999,"currency":"EUR"},"note":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`
+
+const metadata = `{"correlation_id":"6b0c6f4e-3c1d-4e55-8f0e-2d1b3a4c5d6e"}`
+
+func newEvents(n int) []eventstore.EventData {
+	evs := make([]eventstore.EventData, n)
+	for i := range evs {
+		evs[i] = eventstore.EventData{ID: uuid.New(), Type: "cart.item_added", SchemaVersion: 1, Data: []byte(payload), Metadata: []byte(metadata)}
+	}
+	return evs
+}
+
+// appendRate runs w writers, each appending batch events per call to its own
+// streams with exact expected versions, for dur; it returns events/s.
+func appendRate(ctx context.Context, s eventstore.Store, w, batch int, dur time.Duration) float64 {
+	run := uuid.NewString()[:8]
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(ctx, dur)
+	defer cancel()
+	start := time.Now()
+	for i := range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			versions := map[string]int64{}
+			for n := 0; ctx.Err() == nil; n++ {
+				stream := fmt.Sprintf("cart-%s-%d-%d", run, i, n%50)
+				res, err := s.Append(ctx, stream, eventstore.Exact(versions[stream]), newEvents(batch)...)
+				if err != nil {
+					if ctx.Err() == nil {
+						log.Fatalf("append: %v", err)
+					}
+					return
+				}
+				versions[stream] = res.NextExpectedVersion
+				total.Add(int64(batch))
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(total.Load()) / time.Since(start).Seconds()
+}
+
+// fill writes n events in appends of 1,000 to 1,000 streams.
+func fill(ctx context.Context, s eventstore.Store, n int) {
+	start := time.Now()
+	for i := 0; i < n; i += 1000 {
+		if _, err := s.Append(ctx, fmt.Sprintf("cart-%d", (i/1000)%1000), eventstore.Any, newEvents(min(1000, n-i))...); err != nil {
+			log.Fatalf("fill: %v", err)
+		}
+	}
+	log.Printf("wrote %d events in %v", n, time.Since(start).Round(time.Millisecond))
+}
+
+// readAllRate reads $all from the start to the head in pages of 1,000.
+func readAllRate(ctx context.Context, s eventstore.Store) float64 {
+	start := time.Now()
+	var after eventstore.Position
+	n := 0
+	for {
+		evs, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: 1000})
+		if err != nil {
+			log.Fatalf("read all: %v", err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		n += len(evs)
+		after = evs[len(evs)-1].Position
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// pgbenchRate runs pgbench with clients connections, each transaction
+// inserting rows rows into the baseline table; it returns rows/s.
+func pgbenchRate(url, schema string, clients, rows int, dur time.Duration) float64 {
+	script := fmt.Sprintf(`INSERT INTO %s.baseline (stream_id, version, type, schema_version, data, metadata)
+SELECT gen_random_uuid()::text, g, 'cart.item_added', 1, '%s', '%s' FROM generate_series(1, %d) g;
+`, schema, payload, metadata, rows)
+	f, err := os.CreateTemp("", "esbench-*.sql")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(script); err != nil {
+		log.Fatal(err)
+	}
+	f.Close()
+	secs := max(1, int(dur.Seconds()))
+	cmd := exec.Command("pgbench", "-n", "-f", f.Name(), "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 4)),
+		"-T", strconv.Itoa(secs), url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		log.Fatalf("pgbench: %v\n%s", err, out)
+	}
+	m := tpsLine.FindSubmatch(out)
+	if m == nil {
+		log.Fatalf("pgbench printed no tps line:\n%s", out)
+	}
+	tps, _ := strconv.ParseFloat(string(m[1]), 64)
+	return tps * float64(rows)
+}
