@@ -1,0 +1,556 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the engine can be told at start. It is filled from
+// defaults, then the environment, then command-line flags, and checked by
+// Validate; adapters receive plain fields taken from it, never the
+// environment. Empty optional fields mean "use the embedded default".
+type Config struct {
+	// HTTPAddr is the listen address of the HTTP server (COMMERCE_HTTP_ADDR).
+	HTTPAddr string
+	// DataDir holds the embedded stores' files (COMMERCE_DATA_DIR).
+	DataDir string
+	// EventStoreURL selects the event store (COMMERCE_EVENTSTORE_URL): empty
+	// for embedded SQLite, postgres:// for PostgreSQL, esdb:// or kurrentdb://
+	// for KurrentDB once it is built in.
+	EventStoreURL string
+	// ReadModelURL is the PostgreSQL database of the read models
+	// (COMMERCE_READMODEL_URL); empty keeps them in memory.
+	ReadModelURL string
+	// RedisURL is the cache and cart store (COMMERCE_REDIS_URL); empty keeps
+	// them in memory.
+	RedisURL string
+	// AMQPURL is the RabbitMQ broker (COMMERCE_AMQP_URL); empty uses an
+	// in-process channel.
+	AMQPURL string
+	// StripeSecretKey switches payments to Stripe (STRIPE_SECRET_KEY); empty
+	// uses the offline provider.
+	StripeSecretKey Secret
+	// StripeWebhookSecret verifies Stripe's webhook signatures
+	// (STRIPE_WEBHOOK_SECRET).
+	StripeWebhookSecret Secret
+	// StripeAPIBase points the Stripe client elsewhere, e.g. at stripe-mock
+	// (STRIPE_API_BASE); empty is Stripe's own API.
+	StripeAPIBase string
+	// SMTPURL is the mail server (COMMERCE_SMTP_URL); empty writes emails to
+	// the log.
+	SMTPURL string
+	// JWTSecret signs access tokens (COMMERCE_JWT_SECRET); empty generates one
+	// per process, so tokens do not survive a restart.
+	JWTSecret Secret
+	// AdminEmail is the first admin's login, created at start if missing
+	// (COMMERCE_ADMIN_EMAIL); it needs AdminPassword.
+	AdminEmail string
+	// AdminPassword is the first admin's password (COMMERCE_ADMIN_PASSWORD).
+	AdminPassword Secret
+	// Roles are the parts of the engine this process runs (COMMERCE_ROLES).
+	Roles []Role
+	// LogLevel is the lowest level logged (COMMERCE_LOG_LEVEL).
+	LogLevel slog.Level
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// once a stop is asked for (COMMERCE_SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+}
+
+// Role is one part of the engine a process can run; running several
+// processes with different roles is how the engine scales out.
+type Role string
+
+// The roles a process can run; by default it runs all of them.
+const (
+	// RoleAPI serves the shop's HTTP API (writes and reads).
+	RoleAPI Role = "api"
+	// RoleProjector turns events into read models.
+	RoleProjector Role = "projector"
+	// RoleSaga drives checkouts: reservations, payments, orders.
+	RoleSaga Role = "saga"
+	// RoleNotifier sends emails and pushes to shoppers.
+	RoleNotifier Role = "notifier"
+	// RoleRelay publishes recorded events to the message bus.
+	RoleRelay Role = "relay"
+)
+
+// AllRoles lists every role, in the order they are documented.
+func AllRoles() []Role {
+	return []Role{RoleAPI, RoleProjector, RoleSaga, RoleNotifier, RoleRelay}
+}
+
+// Secret is a string that must never reach a log, an error or a terminal:
+// every way of printing it shows "[redacted]" (or nothing when it is empty).
+// Use string(s) where the value itself is needed.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// LogValue hides the value from slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText hides the value from encoders (JSON, YAML, ...).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Minimum lengths of the secrets people choose themselves.
+const (
+	// MinJWTSecretLength is 32 bytes: an HMAC-SHA256 key shorter than its
+	// output is guessable.
+	MinJWTSecretLength = 32
+	// MinAdminPasswordLength keeps the bootstrap admin from having a toy
+	// password.
+	MinAdminPasswordLength = 12
+)
+
+// DefaultConfig returns the configuration of a process given nothing: every
+// role on the embedded default under ./data, listening on :8080.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:        ":8080",
+		DataDir:         "./data",
+		Roles:           AllRoles(),
+		LogLevel:        slog.LevelInfo,
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// HasRole reports whether the process runs role r.
+func (c Config) HasRole(r Role) bool { return slices.Contains(c.Roles, r) }
+
+// ConfigError names the setting a bad value came from, as its environment
+// variable and its flag, so the operator knows what to fix.
+type ConfigError struct {
+	// Env is the environment variable, e.g. COMMERCE_HTTP_ADDR.
+	Env string
+	// Flag is the flag's name without its dash, e.g. http-addr.
+	Flag string
+	// Reason says what is wrong; it never contains a secret.
+	Reason string
+}
+
+// Error says which variable (and flag) is wrong and why.
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%s (flag -%s): %s", e.Env, e.Flag, e.Reason)
+}
+
+// Environment variable names, in the README's order.
+const (
+	envHTTPAddr            = "COMMERCE_HTTP_ADDR"
+	envDataDir             = "COMMERCE_DATA_DIR"
+	envEventStoreURL       = "COMMERCE_EVENTSTORE_URL"
+	envReadModelURL        = "COMMERCE_READMODEL_URL"
+	envRedisURL            = "COMMERCE_REDIS_URL"
+	envAMQPURL             = "COMMERCE_AMQP_URL"
+	envStripeSecretKey     = "STRIPE_SECRET_KEY"
+	envStripeWebhookSecret = "STRIPE_WEBHOOK_SECRET"
+	envStripeAPIBase       = "STRIPE_API_BASE"
+	envSMTPURL             = "COMMERCE_SMTP_URL"
+	envJWTSecret           = "COMMERCE_JWT_SECRET"
+	envAdminEmail          = "COMMERCE_ADMIN_EMAIL"
+	envAdminPassword       = "COMMERCE_ADMIN_PASSWORD"
+	envRoles               = "COMMERCE_ROLES"
+	envLogLevel            = "COMMERCE_LOG_LEVEL"
+	envShutdownTimeout     = "COMMERCE_SHUTDOWN_TIMEOUT"
+)
+
+// setting binds one Config field to its environment variable and flag. set
+// parses a raw value; for secrets and URLs it only stores it, so that no
+// parse error can echo a secret (Validate checks them and redacts).
+type setting struct {
+	env, flag, usage string
+	set              func(c *Config, v string) error
+}
+
+func str(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+func secret(p func(*Config) *Secret) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = Secret(v); return nil }
+}
+
+var settings = []setting{
+	{envHTTPAddr, "http-addr", "HTTP listen `address` (default \":8080\")",
+		str(func(c *Config) *string { return &c.HTTPAddr })},
+	{envDataDir, "data-dir", "`directory` of the embedded stores (default \"./data\")",
+		str(func(c *Config) *string { return &c.DataDir })},
+	{envEventStoreURL, "eventstore-url", "event store `url`: empty for embedded SQLite, postgres://..., esdb://... (not built in yet)",
+		str(func(c *Config) *string { return &c.EventStoreURL })},
+	{envReadModelURL, "readmodel-url", "PostgreSQL `url` of the read models (empty: in memory)",
+		str(func(c *Config) *string { return &c.ReadModelURL })},
+	{envRedisURL, "redis-url", "Redis `url` of cache and carts (empty: in memory)",
+		str(func(c *Config) *string { return &c.RedisURL })},
+	{envAMQPURL, "amqp-url", "RabbitMQ `url` (empty: in-process channel)",
+		str(func(c *Config) *string { return &c.AMQPURL })},
+	{envStripeSecretKey, "stripe-secret-key", "Stripe secret `key` sk_... (empty: offline payments); prefer the environment",
+		secret(func(c *Config) *Secret { return &c.StripeSecretKey })},
+	{envStripeWebhookSecret, "stripe-webhook-secret", "Stripe webhook signing `secret` whsec_...; prefer the environment",
+		secret(func(c *Config) *Secret { return &c.StripeWebhookSecret })},
+	{envStripeAPIBase, "stripe-api-base", "Stripe API base `url`, e.g. stripe-mock's (empty: Stripe)",
+		str(func(c *Config) *string { return &c.StripeAPIBase })},
+	{envSMTPURL, "smtp-url", "SMTP `url` smtp://... or smtps://... (empty: emails go to the log)",
+		str(func(c *Config) *string { return &c.SMTPURL })},
+	{envJWTSecret, "jwt-secret", fmt.Sprintf("token signing `secret`, at least %d bytes (empty: random per process); prefer the environment", MinJWTSecretLength),
+		secret(func(c *Config) *Secret { return &c.JWTSecret })},
+	{envAdminEmail, "admin-email", "`email` of the first admin, created at start if missing",
+		str(func(c *Config) *string { return &c.AdminEmail })},
+	{envAdminPassword, "admin-password", fmt.Sprintf("`password` of the first admin, at least %d characters; prefer the environment", MinAdminPasswordLength),
+		secret(func(c *Config) *Secret { return &c.AdminPassword })},
+	{envRoles, "roles", "comma `list` of api, projector, saga, notifier, relay (default all)",
+		func(c *Config, v string) error {
+			roles, err := parseRoles(v)
+			c.Roles = roles
+			return err
+		}},
+	{envLogLevel, "log-level", "`level`: debug, info, warn or error (default \"info\")",
+		func(c *Config, v string) error {
+			var l slog.Level
+			if err := l.UnmarshalText([]byte(v)); err != nil {
+				return fmt.Errorf("%q is not a log level: use debug, info, warn or error", v)
+			}
+			c.LogLevel = l
+			return nil
+		}},
+	{envShutdownTimeout, "shutdown-timeout", "how long in-flight requests may take to finish at a stop, a `duration` (default \"15s\")",
+		func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration such as 15s or 1m", v)
+			}
+			c.ShutdownTimeout = d
+			return nil
+		}},
+}
+
+func settingFor(env string) setting {
+	for _, s := range settings {
+		if s.env == env {
+			return s
+		}
+	}
+	panic("commerce: no setting " + env)
+}
+
+func configErr(env, format string, args ...any) *ConfigError {
+	return &ConfigError{Env: env, Flag: settingFor(env).flag, Reason: fmt.Sprintf(format, args...)}
+}
+
+func parseRoles(v string) ([]Role, error) {
+	var roles []Role
+	for part := range strings.SplitSeq(v, ",") {
+		r := Role(strings.ToLower(strings.TrimSpace(part)))
+		if r == "" {
+			continue
+		}
+		if !slices.Contains(AllRoles(), r) {
+			return nil, fmt.Errorf("unknown role %q: use a comma list of api, projector, saga, notifier, relay", string(r))
+		}
+		if !slices.Contains(roles, r) {
+			roles = append(roles, r)
+		}
+	}
+	if len(roles) == 0 {
+		return nil, errors.New("names no role: use a comma list of api, projector, saga, notifier, relay")
+	}
+	return roles, nil
+}
+
+// LoadConfig builds the configuration of a subcommand: defaults, then each
+// environment variable that getenv reports non-empty, then the flags in args,
+// which override the environment (an empty flag value overrides it too). It
+// registers one flag per setting on fs and returns the positional arguments
+// left after the flags. Bad values are *ConfigError naming the variable and
+// flag, all of them joined; flag.ErrHelp is returned as is after -h.
+func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, []string, error) {
+	fromFlags := map[string]string{}
+	for _, s := range settings {
+		fs.Func(s.flag, s.usage+" [$"+s.env+"]", func(v string) error {
+			fromFlags[s.flag] = v // parsed below, like the environment
+			return nil
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, err
+	}
+	cfg := DefaultConfig()
+	var errs []error
+	for _, s := range settings {
+		v, ok := fromFlags[s.flag]
+		if !ok {
+			if v = getenv(s.env); v == "" {
+				continue
+			}
+		}
+		if err := s.set(&cfg, v); err != nil {
+			errs = append(errs, &ConfigError{Env: s.env, Flag: s.flag, Reason: err.Error()})
+		}
+	}
+	// Report parse and validation problems together, one per variable.
+	if verr := cfg.Validate(); verr != nil {
+		list := []error{verr}
+		if joined, ok := verr.(interface{ Unwrap() []error }); ok {
+			list = joined.Unwrap()
+		}
+		reported := func(env string) bool {
+			return slices.ContainsFunc(errs, func(e error) bool {
+				var ce *ConfigError
+				return errors.As(e, &ce) && ce.Env == env
+			})
+		}
+		for _, err := range list {
+			if ce := (*ConfigError)(nil); !errors.As(err, &ce) || !reported(ce.Env) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, nil, errors.Join(errs...)
+	}
+	return cfg, fs.Args(), nil
+}
+
+// eventStoreKind is what COMMERCE_EVENTSTORE_URL selects.
+type eventStoreKind int
+
+const (
+	eventStoreSQLite eventStoreKind = iota
+	eventStorePostgres
+	eventStoreKurrent
+)
+
+// eventStoreKind reads the scheme of EventStoreURL; Validate has checked it.
+func (c Config) eventStoreKind() eventStoreKind {
+	if c.EventStoreURL == "" {
+		return eventStoreSQLite
+	}
+	u, err := url.Parse(c.EventStoreURL)
+	if err != nil {
+		return eventStoreSQLite
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "postgres", "postgresql":
+		return eventStorePostgres
+	default:
+		return eventStoreKurrent
+	}
+}
+
+var (
+	postgresSchemes = []string{"postgres", "postgresql"}
+	kurrentSchemes  = []string{"esdb", "esdb+discover", "kurrentdb", "kurrentdb+discover"}
+)
+
+// Validate checks every field, including those no code uses yet, so that a
+// bad value is refused at start rather than found later. It returns every
+// problem at once, each a *ConfigError naming its variable and flag, joined
+// with errors.Join; messages never contain a secret.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(err *ConfigError) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(validateAddr(envHTTPAddr, c.HTTPAddr))
+	if strings.TrimSpace(c.DataDir) == "" {
+		add(configErr(envDataDir, "is empty: give a directory for the embedded stores"))
+	}
+	add(validateURL(envEventStoreURL, c.EventStoreURL, append(slices.Clone(postgresSchemes), kurrentSchemes...), false))
+	add(validateURL(envReadModelURL, c.ReadModelURL, postgresSchemes, false))
+	add(validateURL(envRedisURL, c.RedisURL, []string{"redis", "rediss", "unix"}, false))
+	add(validateURL(envAMQPURL, c.AMQPURL, []string{"amqp", "amqps"}, true))
+	add(validateURL(envSMTPURL, c.SMTPURL, []string{"smtp", "smtps"}, true))
+	add(validateURL(envStripeAPIBase, c.StripeAPIBase, []string{"http", "https"}, true))
+
+	if k := string(c.StripeSecretKey); k != "" && !hasAnyPrefix(k, "sk_test_", "sk_live_", "rk_test_", "rk_live_") {
+		add(configErr(envStripeSecretKey, "is not a Stripe secret key (sk_test_..., sk_live_..., rk_...)"))
+	}
+	if w := string(c.StripeWebhookSecret); w != "" && !strings.HasPrefix(w, "whsec_") {
+		add(configErr(envStripeWebhookSecret, "is not a Stripe webhook signing secret (whsec_...)"))
+	}
+	if c.StripeSecretKey != "" && c.StripeWebhookSecret == "" {
+		add(configErr(envStripeWebhookSecret, "is required when %s is set: without it no webhook can be verified and no payment completes", envStripeSecretKey))
+	}
+	if c.StripeSecretKey == "" && c.StripeAPIBase != "" {
+		add(configErr(envStripeAPIBase, "is set but %s is empty: the offline payment provider has no API base", envStripeSecretKey))
+	}
+
+	if n := len(c.JWTSecret); n > 0 && n < MinJWTSecretLength {
+		add(configErr(envJWTSecret, "is %d bytes, at least %d are needed", n, MinJWTSecretLength))
+	}
+	switch {
+	case c.AdminEmail != "" && c.AdminPassword == "":
+		add(configErr(envAdminPassword, "is empty but %s is set: both or neither", envAdminEmail))
+	case c.AdminEmail == "" && c.AdminPassword != "":
+		add(configErr(envAdminEmail, "is empty but %s is set: both or neither", envAdminPassword))
+	}
+	if c.AdminEmail != "" {
+		if a, err := mail.ParseAddress(c.AdminEmail); err != nil || a.Address != c.AdminEmail {
+			add(configErr(envAdminEmail, "%q is not a plain email address", c.AdminEmail))
+		}
+	}
+	if n := len([]rune(string(c.AdminPassword))); n > 0 && n < MinAdminPasswordLength {
+		add(configErr(envAdminPassword, "is %d characters, at least %d are needed", n, MinAdminPasswordLength))
+	}
+
+	if len(c.Roles) == 0 {
+		add(configErr(envRoles, "names no role: use a comma list of api, projector, saga, notifier, relay"))
+	}
+	for _, r := range c.Roles {
+		if !slices.Contains(AllRoles(), r) {
+			add(configErr(envRoles, "unknown role %q", string(r)))
+		}
+	}
+	if c.LogLevel < slog.LevelDebug || c.LogLevel > slog.LevelError {
+		add(configErr(envLogLevel, "%s is outside debug..error", c.LogLevel))
+	}
+	if c.ShutdownTimeout <= 0 {
+		add(configErr(envShutdownTimeout, "must be positive, got %s", c.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func hasAnyPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func validateAddr(env, addr string) *ConfigError {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return configErr(env, "%q is not a host:port address such as :8080 or 127.0.0.1:8080", addr)
+	}
+	if strings.ContainsAny(host, " /") {
+		return configErr(env, "%q has an invalid host", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || port == "" || n > 65535 {
+		return configErr(env, "%q needs a numeric port 0-65535", addr)
+	}
+	return nil
+}
+
+// validateURL checks an optional URL: empty is fine; otherwise it must parse,
+// have one of schemes and, if needHost, a host. Messages show the URL with
+// its password redacted, or nothing of it when it does not parse.
+func validateURL(env, raw string, schemes []string, needHost bool) *ConfigError {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, password included
+		}
+		return configErr(env, "is not a valid URL: %v", err)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme == "" {
+		// Not a URL at all (a key=value DSN, a bare host...): it may hold a
+		// password anywhere, so none of it is shown.
+		return configErr(env, "is not a URL: want %s://...", strings.Join(schemes, ":// or "))
+	}
+	if !slices.Contains(schemes, scheme) {
+		return configErr(env, "%q has scheme %q; want %s://", redactURL(raw), u.Scheme, strings.Join(schemes, ":// or "))
+	}
+	if needHost && u.Hostname() == "" {
+		return configErr(env, "%q has no host", redactURL(raw))
+	}
+	if slices.Contains(kurrentSchemes, scheme) && u.Host == "" {
+		return configErr(env, "%q has no host", redactURL(raw))
+	}
+	return nil
+}
+
+// redactURL renders a URL for logs: the password in its user info and any
+// password-like query parameter are replaced. A URL that does not parse is
+// not shown at all.
+func redactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparseable URL]"
+	}
+	if q := u.Query(); len(q) > 0 {
+		changed := false
+		for k := range q {
+			switch strings.ToLower(k) {
+			case "password", "pass", "passwd", "secret", "token", "sslpassword":
+				q.Set(k, "xxxxx")
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.Redacted()
+}
+
+// LogValue renders the configuration for the start-up log: URLs with their
+// passwords redacted, secrets only as set or not.
+func (c Config) LogValue() slog.Value {
+	roles := make([]string, len(c.Roles))
+	for i, r := range c.Roles {
+		roles[i] = string(r)
+	}
+	return slog.GroupValue(
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("data_dir", c.DataDir),
+		slog.String("eventstore_url", redactURL(c.EventStoreURL)),
+		slog.String("readmodel_url", redactURL(c.ReadModelURL)),
+		slog.String("redis_url", redactURL(c.RedisURL)),
+		slog.String("amqp_url", redactURL(c.AMQPURL)),
+		slog.Bool("stripe_secret_key_set", c.StripeSecretKey != ""),
+		slog.Bool("stripe_webhook_secret_set", c.StripeWebhookSecret != ""),
+		slog.String("stripe_api_base", redactURL(c.StripeAPIBase)),
+		slog.String("smtp_url", redactURL(c.SMTPURL)),
+		slog.Bool("jwt_secret_set", c.JWTSecret != ""),
+		slog.String("admin_email", c.AdminEmail),
+		slog.Bool("admin_password_set", c.AdminPassword != ""),
+		slog.String("roles", strings.Join(roles, ",")),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
+	)
+}
+
+// GoString renders the configuration like String, so that %#v never shows
+// a secret either.
+func (c Config) GoString() string { return "commerce.Config{" + c.String() + "}" }
+
+// String renders the configuration like LogValue, so printing a Config with
+// %v never shows a secret.
+func (c Config) String() string {
+	var b strings.Builder
+	for i, a := range c.LogValue().Group() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(a.String())
+	}
+	return b.String()
+}

@@ -1,0 +1,124 @@
+// Command commerce is the event-sourced commerce engine: one binary whose
+// subcommands serve the HTTP API and background roles, migrate the
+// PostgreSQL schemas, and print the build's version.
+//
+// This package is the only place that reads the environment and the only
+// switch over configuration; every other package receives plain values.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "dev"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, a second one kills the process at once.
+		<-ctx.Done()
+		stop()
+	}()
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `commerce is an event-sourced commerce engine.
+
+Usage:
+  commerce serve   [flags]   serve HTTP and run the configured roles until SIGINT/SIGTERM
+  commerce migrate [flags]   apply the PostgreSQL event store migrations
+  commerce version           print version, commit and Go version
+  commerce help              print this help
+
+Every flag has an environment variable (shown in "commerce serve -h");
+flags override the environment.
+`
+
+// Exit codes of run.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// run is main without the process: tests call it with their own arguments,
+// environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve", "migrate":
+	case "version", "-version", "--version":
+		printVersion(stdout)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "commerce: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+
+	fs := flag.NewFlagSet("commerce "+cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are printed once, below
+	cfg, rest, err := LoadConfig(fs, args, getenv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "Usage of commerce %s (flags override the environment variable in brackets):\n", cmd)
+		fs.PrintDefaults()
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "commerce %s: configuration refused:\n%v\n", cmd, err)
+		return exitUsage
+	case len(rest) > 0:
+		fmt.Fprintf(stderr, "commerce %s: unexpected argument %q\n", cmd, rest[0])
+		return exitUsage
+	}
+
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	switch cmd {
+	case "serve":
+		err = NewMain(cfg, WithLogger(logger)).Run(ctx)
+	case "migrate":
+		err = migrate(ctx, cfg, eventStoreSchema, logger, stdout)
+	}
+	if err != nil {
+		logger.Error("commerce "+cmd+" failed", "error", err)
+		return exitError
+	}
+	return exitOK
+}
+
+func printVersion(w io.Writer) {
+	c := commit
+	if c == "dev" {
+		if info, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range info.Settings {
+				if s.Key == "vcs.revision" && s.Value != "" {
+					c = s.Value
+				}
+			}
+		}
+	}
+	fmt.Fprintf(w, "commerce %s (commit %s, %s, %s/%s)\n", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
