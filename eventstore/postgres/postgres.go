@@ -1,7 +1,9 @@
 // Package postgres is the production event store on PostgreSQL (pgx/v5).
 //
-// Appends run as one call of the append_events function (one round trip, one
-// implicit transaction). Readers of $all only read rows whose appending
+// Concurrent appends are grouped: each of a few flushers takes every append
+// queued when it is free and writes them with one call of the append_batch
+// function (one round trip, one transaction, one commit), each append still
+// atomic and checked on its own. Readers of $all only read rows whose appending
 // transaction is older than the oldest transaction still running in their
 // snapshot; together with positions and transaction ids being taken together
 // under a short advisory lock, that makes every ReadAll a stable prefix of the
@@ -17,11 +19,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/commerce-engine/commerce/eventstore"
@@ -49,6 +51,9 @@ type Config struct {
 	// Poll bounds how often an idle subscription looks for appends made by
 	// other processes; zero values mean 1 ms after a wake-up and 50 ms idle.
 	Poll eventstore.PollInterval
+	// Flushers is how many group appends may be in flight at once (default
+	// 4); each takes every append queued when it is free.
+	Flushers int
 	// TestCommitDelay makes every append sleep a random time up to this
 	// long between taking its positions and committing, so that commits land
 	// out of position order. Only tests set it.
@@ -62,6 +67,13 @@ type Store struct {
 	poll     eventstore.PollInterval
 	notifier *eventstore.Notifier
 	closed   atomic.Bool
+
+	queue        chan *appendRequest
+	closing      chan struct{} // closed by Close: flushers finish and stop
+	flushers     sync.WaitGroup
+	flushersDone chan struct{} // closed once every flusher has stopped
+	lifetime     context.Context
+	stop         context.CancelFunc
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -134,7 +146,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if poll.Max <= 0 {
 		poll.Max = 50 * time.Millisecond
 	}
-	return &Store{pool: pool, schema: cfg.Schema, poll: poll, notifier: eventstore.NewNotifier()}, nil
+	flushers := cfg.Flushers
+	if flushers <= 0 {
+		flushers = 4
+	}
+	lifetime, stop := context.WithCancel(context.Background())
+	s := &Store{
+		pool: pool, schema: cfg.Schema, poll: poll, notifier: eventstore.NewNotifier(),
+		queue: make(chan *appendRequest, 4*maxBatchRequests), closing: make(chan struct{}),
+		flushersDone: make(chan struct{}), lifetime: lifetime, stop: stop,
+	}
+	s.flushers.Add(flushers)
+	for range flushers {
+		go s.flusher()
+	}
+	go func() { s.flushers.Wait(); close(s.flushersDone) }()
+	return s, nil
 }
 
 // Pool exposes the connection pool to components that share the database
@@ -149,23 +176,23 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.pool.Ping(ctx)
 }
 
-// Close releases the pool. Subscriptions must be cancelled first.
+// Close waits for the appends already taken, fails the queued ones with
+// ErrClosed and releases the pool. Subscriptions must be cancelled first.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	close(s.closing)
+	<-s.flushersDone
+	s.stop()
 	s.pool.Close()
 	return nil
 }
 
-// maxAppendAttempts bounds the calls one Append makes when concurrent appends
-// to the same stream keep winning the race for the next version.
-const maxAppendAttempts = 50
-
-const appendSQL = `SELECT status, actual, first_position, last_position
-FROM append_events($1, $2, $3, $4, $5, $6, $7)`
-
-// Append implements eventstore.Store.
+// Append implements eventstore.Store. The append joins the next group call
+// of append_batch; a context that ends while it is still queued returns its
+// error and writes nothing, and once a flusher has taken it Append waits for
+// the outcome, so an error never hides a write.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
 	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: %w", stream, err)
@@ -173,53 +200,38 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if s.closed.Load() {
 		return eventstore.AppendResult{}, eventstore.ErrClosed
 	}
-	n := len(events)
-	ids := make([]string, n)
-	types := make([]string, n)
-	versions := make([]int32, n)
-	data := make([]string, n)
-	meta := make([]string, n)
-	for i, e := range events {
-		ids[i] = e.ID.String()
-		types[i] = e.Type
-		versions[i] = int32(e.SchemaVersion)
-		data[i] = string(e.Data)
-		meta[i] = string(e.Metadata)
-	}
-	var status int32
-	var actual, first, last int64
-	for attempt := 1; ; attempt++ {
-		err := s.pool.QueryRow(ctx, appendSQL, stream, int64(expected), ids, types, versions, data, meta).
-			Scan(&status, &actual, &first, &last)
-		if err == nil {
-			break
-		}
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" && attempt < maxAppendAttempts && ctx.Err() == nil {
-			// A concurrent append recorded this version or one of these
-			// ids first; a new call decides what that means for this one.
-			continue
-		}
-		if pgErr != nil && pgErr.Code == "23505" && pgErr.ConstraintName == "events_id_key" {
-			return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: %w", stream, eventstore.ErrIdempotencyConflict)
-		}
-		if pgErr != nil && pgErr.Code == "23505" {
-			return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: still contended after %d attempts: %w", stream, attempt, eventstore.ErrWrongExpectedVersion)
-		}
+	if err := ctx.Err(); err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: %w", stream, err)
 	}
-	switch status {
-	case 0:
-		s.notifier.Notify()
-		fallthrough
-	case 2:
-		return eventstore.AppendResult{NextExpectedVersion: actual, FirstPosition: eventstore.Position(first), LastPosition: eventstore.Position(last)}, nil
-	case 1:
-		return eventstore.AppendResult{}, &eventstore.WrongExpectedVersionError{Stream: stream, Expected: expected, Actual: actual}
-	case 3:
-		return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: %w", stream, eventstore.ErrIdempotencyConflict)
+	r := &appendRequest{stream: stream, expected: expected, events: events, done: make(chan struct{})}
+	select {
+	case s.queue <- r:
+	case <-ctx.Done():
+		return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: %w", stream, ctx.Err())
+	case <-s.closing:
+		return eventstore.AppendResult{}, eventstore.ErrClosed
 	}
-	return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: unknown status %d", stream, status)
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(queued, abandoned) {
+			return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: %w", stream, ctx.Err())
+		}
+		<-r.done
+	case <-s.flushersDone:
+		if r.state.CompareAndSwap(queued, abandoned) {
+			return eventstore.AppendResult{}, eventstore.ErrClosed
+		}
+		<-r.done
+	}
+	if r.err != nil {
+		var wev *eventstore.WrongExpectedVersionError
+		if errors.As(r.err, &wev) {
+			return eventstore.AppendResult{}, r.err
+		}
+		return eventstore.AppendResult{}, fmt.Errorf("postgres append to %q: %w", stream, r.err)
+	}
+	return r.res, nil
 }
 
 const eventColumns = `position, id, stream_id, version, type, schema_version, data, metadata, recorded_at`
