@@ -75,7 +75,8 @@ func (e ExpectedVersion) String() string {
 // AppendResult says where an append landed, so a write answer can carry
 // X-Event-Position and a client can read its own writes.
 type AppendResult struct {
-	// NextExpectedVersion is the stream's version after the append.
+	// NextExpectedVersion is the stream's version after the append (for a
+	// retried append, the stream's current version).
 	NextExpectedVersion int64
 	// FirstPosition and LastPosition bound the positions of the appended
 	// events (for a retried append, those of the events first written).

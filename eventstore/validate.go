@@ -93,3 +93,25 @@ func ValidateLimit(limit int) (int, error) {
 	}
 	return limit, nil
 }
+
+// ValidateReadStream checks a ReadStream call and returns the limit to use.
+func ValidateReadStream(stream string, opts ReadStreamOptions) (int, error) {
+	if err := ValidateStreamID(stream); err != nil {
+		return 0, err
+	}
+	if opts.From < 0 {
+		return 0, invalid("from", "is negative")
+	}
+	if opts.Direction != Forwards && opts.Direction != Backwards {
+		return 0, invalid("direction", "is neither forwards nor backwards")
+	}
+	return ValidateLimit(opts.Limit)
+}
+
+// ValidateReadAll checks a ReadAll call and returns the limit to use.
+func ValidateReadAll(opts ReadAllOptions) (int, error) {
+	if opts.After < 0 {
+		return 0, invalid("after", "is negative")
+	}
+	return ValidateLimit(opts.Limit)
+}

@@ -38,6 +38,7 @@ func main() {
 	catchUp := flag.Int("catchup", 1_000_000, "events to write and then read back for the catch-up figure (0: skip)")
 	writersFlag := flag.String("writers", "1,16,64", "writer counts")
 	only := flag.String("only", "sqlite,postgres", "stores to measure")
+	appends := flag.Bool("appends", true, "measure appends (false: only catch-up)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("esbench: ")
@@ -52,14 +53,14 @@ func main() {
 	}
 	ctx := context.Background()
 	if strings.Contains(*only, "sqlite") {
-		benchSQLite(ctx, writers, *dur, *catchUp)
+		benchSQLite(ctx, writers, *appends, *dur, *catchUp)
 	}
 	if strings.Contains(*only, "postgres") {
 		if *pgURL == "" {
 			log.Printf("skipping PostgreSQL: set -pg or COMMERCE_TEST_POSTGRES_URL")
 			return
 		}
-		benchPostgres(ctx, *pgURL, writers, *dur, *catchUp)
+		benchPostgres(ctx, *pgURL, writers, *appends, *dur, *catchUp)
 	}
 }
 
@@ -71,7 +72,7 @@ func line(name string, value float64, unit string, baseline float64) {
 	fmt.Printf("%s %.0f %s\n", name, value, unit)
 }
 
-func benchSQLite(ctx context.Context, writers []int, dur time.Duration, catchUp int) {
+func benchSQLite(ctx context.Context, writers []int, appends bool, dur time.Duration, catchUp int) {
 	dir, err := os.MkdirTemp("", "esbench-sqlite-")
 	if err != nil {
 		log.Fatal(err)
@@ -79,6 +80,9 @@ func benchSQLite(ctx context.Context, writers []int, dur time.Duration, catchUp 
 	defer os.RemoveAll(dir)
 	for _, batch := range []int{1, 10} {
 		for _, w := range writers {
+			if !appends {
+				break
+			}
 			s, err := sqlite.Open(filepath.Join(dir, fmt.Sprintf("append-%d-%d.db", batch, w)))
 			if err != nil {
 				log.Fatal(err)
@@ -99,7 +103,7 @@ func benchSQLite(ctx context.Context, writers []int, dur time.Duration, catchUp 
 	}
 }
 
-func benchPostgres(ctx context.Context, url string, writers []int, dur time.Duration, catchUp int) {
+func benchPostgres(ctx context.Context, url string, writers []int, appends bool, dur time.Duration, catchUp int) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		log.Fatalf("connect: %v", err)
@@ -124,6 +128,9 @@ func benchPostgres(ctx context.Context, url string, writers []int, dur time.Dura
 	}
 	for _, batch := range []int{1, 10} {
 		for _, w := range writers {
+			if !appends {
+				break
+			}
 			s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MaxConns: int32(w)})
 			if err != nil {
 				log.Fatal(err)
@@ -140,7 +147,7 @@ func benchPostgres(ctx context.Context, url string, writers []int, dur time.Dura
 		if err != nil {
 			log.Fatal(err)
 		}
-		if _, err := conn.Exec(ctx, "TRUNCATE "+schema+".events, "+schema+".streams"); err != nil {
+		if _, err := conn.Exec(ctx, "TRUNCATE "+schema+".events"); err != nil {
 			log.Fatal(err)
 		}
 		fill(ctx, s, catchUp)

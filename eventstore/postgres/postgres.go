@@ -238,10 +238,7 @@ const eventColumns = `position, id, stream_id, version, type, schema_version, da
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.ReadStreamOptions) ([]eventstore.Event, error) {
-	if err := eventstore.ValidateStreamID(stream); err != nil {
-		return nil, fmt.Errorf("postgres read %q: %w", stream, err)
-	}
-	limit, err := eventstore.ValidateLimit(opts.Limit)
+	limit, err := eventstore.ValidateReadStream(stream, opts)
 	if err != nil {
 		return nil, fmt.Errorf("postgres read %q: %w", stream, err)
 	}
@@ -271,7 +268,7 @@ const stableWhere = `tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))`
 
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) ([]eventstore.Event, error) {
-	limit, err := eventstore.ValidateLimit(opts.Limit)
+	limit, err := eventstore.ValidateReadAll(opts)
 	if err != nil {
 		return nil, fmt.Errorf("postgres read all: %w", err)
 	}

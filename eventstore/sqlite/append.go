@@ -228,6 +228,28 @@ func (s *Store) commitGroup(ctx context.Context, w *writer, group []*appendReque
 		return
 	}
 	now := time.Now().UnixNano()
+	if len(group) == 1 {
+		// Alone in its group: no savepoint needed, a failure rolls back
+		// the transaction (two statements less for a lone writer).
+		r := group[0]
+		var inserted bool
+		r.res, inserted, r.err = w.apply(bg, r, now)
+		if r.err != nil {
+			w.rollback.ExecContext(bg) //nolint:errcheck // nothing of the group was written either way
+			answer()
+			return
+		}
+		if _, err := w.commit.ExecContext(bg); err != nil {
+			abort(fmt.Errorf("commit: %w", err))
+			return
+		}
+		s.groups.Add(1)
+		if inserted {
+			s.notifier.Notify()
+		}
+		answer()
+		return
+	}
 	wrote := false
 	for _, r := range group {
 		if _, err := w.savepoint.ExecContext(bg); err != nil {

@@ -279,8 +279,19 @@ func testBadInput(t *testing.T, open Opener) {
 			t.Errorf("ReadStream(%.10q...) = %v, want ErrInvalidInput", stream, err)
 		}
 	}
-	if _, err := s.ReadAll(ctxT(t), eventstore.ReadAllOptions{Limit: -1}); !errors.Is(err, eventstore.ErrInvalidInput) {
-		t.Errorf("ReadAll with a negative limit = %v, want ErrInvalidInput", err)
+	for name, opts := range map[string]eventstore.ReadAllOptions{
+		"negative limit": {Limit: -1}, "negative position": {After: -1},
+	} {
+		if _, err := s.ReadAll(ctxT(t), opts); !errors.Is(err, eventstore.ErrInvalidInput) {
+			t.Errorf("ReadAll with a %s = %v, want ErrInvalidInput", name, err)
+		}
+	}
+	for name, opts := range map[string]eventstore.ReadStreamOptions{
+		"negative limit": {Limit: -1}, "negative version": {From: -1}, "unknown direction": {Direction: 7},
+	} {
+		if _, err := s.ReadStream(ctxT(t), "good", opts); !errors.Is(err, eventstore.ErrInvalidInput) {
+			t.Errorf("ReadStream with a %s = %v, want ErrInvalidInput", name, err)
+		}
 	}
 	if got := head(t, s); got != h {
 		t.Fatalf("bad input moved head from %d to %d", h, got)
