@@ -50,7 +50,17 @@ func NewCodec() *Codec {
 // payload type T. It panics on a duplicate name or type: that is a
 // programming error found at start, never at run time.
 func Register[T any](c *Codec, name string, version int) {
-	t := reflect.TypeFor[T]()
+	c.register(reflect.TypeFor[T](), name, version)
+}
+
+// RegisterType is Register for callers that cannot name the type
+// parameter: domain packages register their events through an interface of
+// their own with this method, so they need not import this package.
+func (c *Codec) RegisterType(name string, version int, sample any) {
+	c.register(reflect.TypeOf(sample), name, version)
+}
+
+func (c *Codec) register(t reflect.Type, name string, version int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if version < 1 {
