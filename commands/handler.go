@@ -1,0 +1,189 @@
+package commands
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/commerce-engine/commerce/eventstore"
+)
+
+// ErrConflict means a command lost the race for its stream more times than
+// the retry policy allows; the caller may try again later (HTTP 409).
+var ErrConflict = errors.New("concurrent change, retries exhausted")
+
+// Aggregate describes one kind of aggregate to the runner: how to fold its
+// events into state and how to decide a command. Both functions are the
+// domain's pure deciders.
+type Aggregate[S any] struct {
+	// Initial is the state of a stream with no events.
+	Initial S
+	// Evolve folds one decoded event payload into the state.
+	Evolve func(S, any) S
+	// Decide returns the event payloads a command produces, or a domain error.
+	Decide func(S, any) ([]any, error)
+}
+
+// Metadata travels with every event a command writes, so that any event can
+// be traced to the request, actor and command that caused it.
+type Metadata struct {
+	CorrelationID string `json:"correlation_id,omitempty"`
+	CausationID   string `json:"causation_id,omitempty"`
+	Actor         string `json:"actor,omitempty"`
+	CommandID     string `json:"command_id,omitempty"`
+	TraceParent   string `json:"traceparent,omitempty"`
+}
+
+// Result is what a handled command reports back: the stream's version and,
+// when the command wrote events, where they landed (X-Event-Position).
+type Result[S any] struct {
+	State    S
+	Version  int64
+	Position eventstore.Position
+	// Replayed is true when the command had already been handled: nothing
+	// was decided or written this time.
+	Replayed bool
+}
+
+// RetryPolicy bounds the retries on a wrong expected version.
+type RetryPolicy struct {
+	Attempts  int
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+}
+
+// DefaultRetry is enough for a handful of writers racing on one stream.
+var DefaultRetry = RetryPolicy{Attempts: 8, BaseDelay: 2 * time.Millisecond, MaxDelay: 100 * time.Millisecond}
+
+// Runner handles commands against one event store with one codec.
+type Runner struct {
+	Store eventstore.Store
+	Codec *eventstore.Codec
+	Retry RetryPolicy
+}
+
+// EventID derives the id of the i-th event a command writes from the
+// command's id, so that a retried command writes the same ids and the store
+// recognises it.
+func EventID(commandID string, i int) uuid.UUID {
+	return uuid.NewHash(sha1.New(), commandNamespace, []byte(fmt.Sprintf("%s/%d", commandID, i)), 5)
+}
+
+var commandNamespace = uuid.MustParse("6f1c8a52-3a1e-4c86-9f59-5b2f0c7d9e11")
+
+// Handle runs cmd against stream: load, decide, append with the expected
+// version, retrying from the load on a concurrency conflict. meta.CommandID
+// must be set (it makes the command idempotent). It returns the domain's
+// error as is, ErrConflict when retries are exhausted, and wrapped store
+// errors otherwise.
+func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string, cmd any, meta Metadata) (Result[S], error) {
+	if meta.CommandID == "" {
+		return Result[S]{}, fmt.Errorf("handle %T on %s: command id is required", cmd, stream)
+	}
+	policy := r.Retry
+	if policy.Attempts <= 0 {
+		policy = DefaultRetry
+	}
+	metadata, err := json.Marshal(meta)
+	if err != nil {
+		return Result[S]{}, fmt.Errorf("handle %T: encode metadata: %w", cmd, err)
+	}
+	for attempt := 1; ; attempt++ {
+		state, version, done, err := load(ctx, r, agg, stream, meta.CommandID)
+		if err != nil {
+			return Result[S]{}, err
+		}
+		if done != nil {
+			return Result[S]{State: state, Version: version, Position: done.Position, Replayed: true}, nil
+		}
+		payloads, err := agg.Decide(state, cmd)
+		if err != nil {
+			return Result[S]{}, err
+		}
+		if len(payloads) == 0 {
+			return Result[S]{State: state, Version: version}, nil
+		}
+		events := make([]eventstore.EventData, len(payloads))
+		for i, p := range payloads {
+			typ, sv, data, err := r.Codec.Encode(p)
+			if err != nil {
+				return Result[S]{}, fmt.Errorf("handle %T on %s: %w", cmd, stream, err)
+			}
+			events[i] = eventstore.EventData{ID: EventID(meta.CommandID, i), Type: typ, SchemaVersion: sv, Data: data, Metadata: metadata}
+			state = agg.Evolve(state, p)
+		}
+		res, err := r.Store.Append(ctx, stream, eventstore.Exact(version), events...)
+		if err == nil {
+			return Result[S]{State: state, Version: res.NextExpectedVersion, Position: res.LastPosition}, nil
+		}
+		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			return Result[S]{}, fmt.Errorf("handle %T on %s: %w", cmd, stream, err)
+		}
+		if attempt >= policy.Attempts {
+			return Result[S]{}, fmt.Errorf("handle %T on %s after %d attempts: %w", cmd, stream, attempt, ErrConflict)
+		}
+		if err := sleep(ctx, backoff(policy, attempt)); err != nil {
+			return Result[S]{}, err
+		}
+	}
+}
+
+// load folds stream into state and reports the last event the command
+// wrote if the stream holds its events (the command was handled before).
+func load[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream, commandID string) (S, int64, *eventstore.Event, error) {
+	state := agg.Initial
+	var version int64
+	var done *eventstore.Event
+	next, k := EventID(commandID, 0), 0
+	from := int64(1)
+	for {
+		evs, err := r.Store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: from, Limit: eventstore.MaxReadLimit})
+		if err != nil {
+			return state, 0, nil, fmt.Errorf("load %s: %w", stream, err)
+		}
+		for i := range evs {
+			e := evs[i]
+			if e.ID == next {
+				done = &e
+				k++
+				next = EventID(commandID, k)
+			}
+			p, err := r.Codec.Decode(e)
+			if err != nil {
+				return state, 0, nil, fmt.Errorf("load %s v%d: %w", stream, e.Version, err)
+			}
+			state = agg.Evolve(state, p)
+			version = e.Version
+		}
+		if len(evs) < eventstore.MaxReadLimit {
+			return state, version, done, nil
+		}
+		from = version + 1
+	}
+}
+
+func backoff(p RetryPolicy, attempt int) time.Duration {
+	d := p.BaseDelay << (attempt - 1)
+	if d > p.MaxDelay || d <= 0 {
+		d = p.MaxDelay
+	}
+	// Full jitter: racing writers spread out instead of colliding again.
+	return time.Duration(rand.Int64N(int64(d) + 1))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,179 @@
+package commands_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/eventstore/sqlite"
+)
+
+// A toy aggregate: a counter that refuses to pass its limit.
+type incremented struct {
+	By int `json:"by"`
+}
+
+type increment struct{ By int }
+
+type counter struct{ N int }
+
+var errLimit = errors.New("counter limit reached")
+
+func counterAgg(limit int) commands.Aggregate[counter] {
+	return commands.Aggregate[counter]{
+		Evolve: func(s counter, e any) counter {
+			if inc, ok := e.(incremented); ok {
+				s.N += inc.By
+			}
+			return s
+		},
+		Decide: func(s counter, c any) ([]any, error) {
+			cmd := c.(increment)
+			if cmd.By == 0 {
+				return nil, nil
+			}
+			if s.N+cmd.By > limit {
+				return nil, errLimit
+			}
+			return []any{incremented{By: cmd.By}}, nil
+		},
+	}
+}
+
+func mustRunner(t *testing.T) *commands.Runner {
+	t.Helper()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	codec := eventstore.NewCodec()
+	eventstore.Register[incremented](codec, "test.incremented", 1)
+	return &commands.Runner{Store: s, Codec: codec}
+}
+
+func meta(id string) commands.Metadata {
+	return commands.Metadata{CommandID: id, CorrelationID: "corr-1", CausationID: "req-1", Actor: "user-1"}
+}
+
+func TestHandleAppendsAndRecordsMetadata(t *testing.T) {
+	t.Parallel()
+	r := mustRunner(t)
+	ctx := context.Background()
+	res, err := commands.Handle(ctx, r, counterAgg(10), "counter-1", increment{By: 3}, meta("cmd-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State.N != 3 || res.Version != 1 || res.Position == 0 || res.Replayed {
+		t.Fatalf("result = %+v", res)
+	}
+	evs, _ := r.Store.ReadStream(ctx, "counter-1", eventstore.ReadStreamOptions{})
+	if len(evs) != 1 || evs[0].ID != commands.EventID("cmd-1", 0) {
+		t.Fatalf("stream = %+v", evs)
+	}
+	var m commands.Metadata
+	if err := json.Unmarshal(evs[0].Metadata, &m); err != nil || m != meta("cmd-1") {
+		t.Fatalf("metadata = %s (%v)", evs[0].Metadata, err)
+	}
+}
+
+func TestHandleIsIdempotentByCommandID(t *testing.T) {
+	t.Parallel()
+	r := mustRunner(t)
+	ctx := context.Background()
+	first, err := commands.Handle(ctx, r, counterAgg(10), "counter-1", increment{By: 2}, meta("cmd-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := commands.Handle(ctx, r, counterAgg(10), "counter-1", increment{By: 5}, meta("cmd-2")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := commands.Handle(ctx, r, counterAgg(10), "counter-1", increment{By: 2}, meta("cmd-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Replayed || again.Position != first.Position {
+		t.Fatalf("retry = %+v, first = %+v", again, first)
+	}
+	if again.State.N != 7 {
+		t.Fatalf("state after retry = %d, want 7 (nothing applied twice)", again.State.N)
+	}
+	evs, _ := r.Store.ReadStream(ctx, "counter-1", eventstore.ReadStreamOptions{})
+	if len(evs) != 2 {
+		t.Fatalf("stream has %d events, want 2", len(evs))
+	}
+}
+
+func TestHandleReturnsDomainErrorsAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	r := mustRunner(t)
+	ctx := context.Background()
+	if _, err := commands.Handle(ctx, r, counterAgg(5), "counter-1", increment{By: 6}, meta("cmd-1")); !errors.Is(err, errLimit) {
+		t.Fatalf("got %v, want errLimit", err)
+	}
+	res, err := commands.Handle(ctx, r, counterAgg(5), "counter-1", increment{By: 0}, meta("cmd-2"))
+	if err != nil || res.Position != 0 || res.Version != 0 {
+		t.Fatalf("a command deciding nothing = %+v, %v", res, err)
+	}
+	if h, _ := r.Store.Head(ctx); h != 0 {
+		t.Fatalf("head = %d, nothing should be written", h)
+	}
+	if _, err := commands.Handle(ctx, r, counterAgg(5), "counter-1", increment{By: 1}, commands.Metadata{}); err == nil {
+		t.Fatal("a command without an id was accepted")
+	}
+}
+
+func TestHandleRetriesConflictsAndKeepsTheRule(t *testing.T) {
+	t.Parallel()
+	r := mustRunner(t)
+	ctx := context.Background()
+	const racers, limit = 24, 10
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = commands.Handle(ctx, r, counterAgg(limit), "counter-hot", increment{By: 1}, meta(fmt.Sprintf("cmd-%d", i)))
+		}()
+	}
+	wg.Wait()
+	ok, refused := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, errLimit):
+			refused++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != limit || refused != racers-limit {
+		t.Fatalf("%d succeeded and %d were refused, want %d and %d", ok, refused, limit, racers-limit)
+	}
+}
+
+// conflicting is a store whose appends always lose the race.
+type conflicting struct{ eventstore.Store }
+
+func (c conflicting) Append(ctx context.Context, stream string, exp eventstore.ExpectedVersion, evs ...eventstore.EventData) (eventstore.AppendResult, error) {
+	return eventstore.AppendResult{}, &eventstore.WrongExpectedVersionError{Stream: stream, Expected: exp, Actual: 99}
+}
+
+func TestHandleGivesUpAfterTheRetryPolicy(t *testing.T) {
+	t.Parallel()
+	r := mustRunner(t)
+	r.Store = conflicting{r.Store}
+	r.Retry = commands.RetryPolicy{Attempts: 3, BaseDelay: 1, MaxDelay: 1}
+	_, err := commands.Handle(context.Background(), r, counterAgg(5), "counter-1", increment{By: 1}, meta("cmd-1"))
+	if !errors.Is(err, commands.ErrConflict) {
+		t.Fatalf("got %v, want ErrConflict", err)
+	}
+}
