@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,9 +115,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres event store: parse url: %w", err)
 	}
-	if cfg.MaxConns > 0 {
-		pc.MaxConns = cfg.MaxConns
+	flushers := cfg.Flushers
+	if flushers <= 0 {
+		flushers = 4
 	}
+	switch {
+	case cfg.MaxConns > 0:
+		pc.MaxConns = cfg.MaxConns
+	case !strings.Contains(cfg.URL, "pool_max_conns"):
+		// The flushers each hold a connection while a group append runs;
+		// readers and subscriptions need their own.
+		pc.MaxConns = int32(flushers) + 8
+	}
+	flushers = max(1, min(flushers, int(pc.MaxConns)-1))
 	pc.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
 	if cfg.TestCommitDelay > 0 {
 		pc.ConnConfig.RuntimeParams["commerce.test_commit_delay_ms"] = strconv.FormatFloat(float64(cfg.TestCommitDelay)/float64(time.Millisecond), 'f', 3, 64)
@@ -145,10 +156,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if poll.Max <= 0 {
 		poll.Max = 50 * time.Millisecond
-	}
-	flushers := cfg.Flushers
-	if flushers <= 0 {
-		flushers = 4
 	}
 	lifetime, stop := context.WithCancel(context.Background())
 	s := &Store{
