@@ -110,12 +110,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	handler, err := m.router(store)
+	if err != nil {
+		return fmt.Errorf("http edge: %w", err)
+	}
 	ln, err := net.Listen("tcp", m.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", envHTTPAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           m.router(store),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
