@@ -90,7 +90,7 @@ func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 	if policy.Attempts <= 0 {
 		policy = DefaultRetry
 	}
-	metadata, err := json.Marshal(meta)
+	metadata, err := marshalMeta(meta)
 	if err != nil {
 		return Result[S]{}, fmt.Errorf("handle %T: encode metadata: %w", cmd, err)
 	}
@@ -134,13 +134,31 @@ func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 	}
 }
 
+// Load folds stream into the aggregate's state for a read-only decision
+// (another aggregate's rules need it); it returns the state and version.
+func Load[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string) (S, int64, error) {
+	s, v, _, err := load(ctx, r, agg, stream, "")
+	return s, v, err
+}
+
+func marshalMeta(m Metadata) (json.RawMessage, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata: %w", err)
+	}
+	return b, nil
+}
+
 // load folds stream into state and reports the last event the command
 // wrote if the stream holds its events (the command was handled before).
 func load[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream, commandID string) (S, int64, *eventstore.Event, error) {
 	state := agg.Initial
 	var version int64
 	var done *eventstore.Event
-	next, k := EventID(commandID, 0), 0
+	next, k := uuid.Nil, 0
+	if commandID != "" {
+		next = EventID(commandID, 0)
+	}
 	from := int64(1)
 	for {
 		evs, err := r.Store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: from, Limit: eventstore.MaxReadLimit})
@@ -149,7 +167,7 @@ func load[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream, comma
 		}
 		for i := range evs {
 			e := evs[i]
-			if e.ID == next {
+			if commandID != "" && e.ID == next {
 				done = &e
 				k++
 				next = EventID(commandID, k)

@@ -1,0 +1,70 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/commerce-engine/commerce/domain/cart"
+	"github.com/commerce-engine/commerce/domain/catalog"
+	"github.com/commerce-engine/commerce/domain/order"
+)
+
+// Product is the catalog aggregate (a product and its inventory) as the
+// runner drives it.
+var Product = Aggregate[catalog.State]{Evolve: catalog.Evolve, Decide: catalog.Decide}
+
+// Cart is the cart aggregate as the runner drives it.
+var Cart = Aggregate[cart.State]{Evolve: cart.Evolve, Decide: cart.Decide}
+
+// Order is the order aggregate as the runner drives it.
+var Order = Aggregate[order.State]{Evolve: order.Evolve, Decide: order.Decide}
+
+// OrderStream names an order's stream.
+func OrderStream(orderID string) string { return "order-" + orderID }
+
+// ProductStream names a product's stream.
+func ProductStream(productID string) string { return "product-" + productID }
+
+// CartStream names a shopper's cart stream: one cart per customer, emptied
+// after each checkout.
+func CartStream(customerID string) string { return "cart-" + customerID }
+
+// AddToCart adds quantity units of a product to the customer's cart at the
+// product's current price. It refuses (catalog.ErrProductNotFound,
+// catalog.ErrInsufficientStock) a product that does not exist or has fewer
+// units available than the cart would then hold; the check is advisory,
+// stock is only held by the reservation at checkout.
+func AddToCart(ctx context.Context, r *Runner, cmd cart.AddItem, meta Metadata) (Result[cart.State], error) {
+	product, _, err := Load(ctx, r, Product, ProductStream(cmd.ProductID))
+	if err != nil {
+		return Result[cart.State]{}, err
+	}
+	if !product.Exists {
+		return Result[cart.State]{}, fmt.Errorf("add %s to cart: %w", cmd.ProductID, catalog.ErrProductNotFound)
+	}
+	cmd.UnitPrice = product.Price
+	agg := Cart
+	agg.Decide = func(s cart.State, c any) ([]any, error) {
+		if want := s.Lines[cmd.ProductID].Quantity + cmd.Quantity; want > product.Available() {
+			return nil, fmt.Errorf("%w: the cart would hold %d, %d available", catalog.ErrInsufficientStock, want, product.Available())
+		}
+		return cart.Decide(s, c)
+	}
+	return Handle(ctx, r, agg, CartStream(cmd.CartID), cmd, meta)
+}
+
+// ChangeCartQuantity sets a line's quantity, refusing more than is available.
+func ChangeCartQuantity(ctx context.Context, r *Runner, cmd cart.ChangeItemQuantity, meta Metadata) (Result[cart.State], error) {
+	product, _, err := Load(ctx, r, Product, ProductStream(cmd.ProductID))
+	if err != nil {
+		return Result[cart.State]{}, err
+	}
+	agg := Cart
+	agg.Decide = func(s cart.State, c any) ([]any, error) {
+		if product.Exists && cmd.Quantity > product.Available() {
+			return nil, fmt.Errorf("%w: %d wanted, %d available", catalog.ErrInsufficientStock, cmd.Quantity, product.Available())
+		}
+		return cart.Decide(s, c)
+	}
+	return Handle(ctx, r, agg, CartStream(cmd.CartID), cmd, meta)
+}

@@ -1,0 +1,172 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"sort"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/commerce-engine/commerce/apperr"
+	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/domain/cart"
+	"github.com/commerce-engine/commerce/domain/money"
+	"github.com/commerce-engine/commerce/httpedge"
+)
+
+// cartLineView and cartView are the cart resource of API.md.
+type cartLineView struct {
+	ProductID string      `json:"product_id"`
+	SKU       string      `json:"sku"`
+	Name      string      `json:"name"`
+	Quantity  int64       `json:"quantity"`
+	UnitPrice money.Money `json:"unit_price"`
+	LineTotal money.Money `json:"line_total"`
+}
+
+type cartView struct {
+	Items     []cartLineView `json:"items"`
+	ItemCount int64          `json:"item_count"`
+	Subtotal  money.Money    `json:"subtotal"`
+	Total     money.Money    `json:"total"`
+}
+
+// viewCart renders a cart with each line's product sku and name, lines in
+// the order they were added.
+func (a *API) viewCart(ctx context.Context, s cart.State) (cartView, error) {
+	v := cartView{Items: []cartLineView{}}
+	cur := s.Currency()
+	if cur == "" {
+		cur = "EUR"
+	}
+	v.Subtotal = money.Money{Currency: cur}
+	for _, id := range lineOrder(s) {
+		l := s.Lines[id]
+		p, _, err := commands.Load(ctx, a.Runner, commands.Product, commands.ProductStream(id))
+		if err != nil {
+			return cartView{}, err
+		}
+		total, err := l.UnitPrice.Mul(l.Quantity)
+		if err != nil {
+			return cartView{}, err
+		}
+		v.Items = append(v.Items, cartLineView{ProductID: id, SKU: p.SKU, Name: p.Name, Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: total})
+		v.ItemCount += l.Quantity
+		if v.Subtotal, err = v.Subtotal.Add(total); err != nil {
+			return cartView{}, err
+		}
+	}
+	v.Total = v.Subtotal
+	return v, nil
+}
+
+type addItemRequest struct {
+	ProductID string `json:"product_id"`
+	Quantity  *int64 `json:"quantity"`
+}
+
+type quantityRequest struct {
+	Quantity *int64 `json:"quantity"`
+}
+
+func (a *API) addCartItem(c *gin.Context) {
+	var req addItemRequest
+	if err := httpedge.DecodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	var fields []apperr.FieldError
+	if !isUUID(req.ProductID) {
+		fields = append(fields, apperr.Field("product_id", "must be a product id"))
+	}
+	if req.Quantity == nil || *req.Quantity < 1 || *req.Quantity > cart.MaxLineQuantity {
+		fields = append(fields, apperr.Field("quantity", "must be between 1 and 99"))
+	}
+	if len(fields) > 0 {
+		fail(c, apperr.Invalid("invalid cart item", fields...))
+		return
+	}
+	user := userID(c)
+	res, err := commands.AddToCart(c.Request.Context(), a.Runner, cart.AddItem{
+		CartID: user, CustomerID: user, ProductID: req.ProductID, Quantity: *req.Quantity, At: a.Now(),
+	}, metadata(c, "add"))
+	a.answerCart(c, res, err)
+}
+
+func (a *API) changeCartItem(c *gin.Context) {
+	id, ok := pathUUID(c, "product_id")
+	if !ok {
+		return
+	}
+	var req quantityRequest
+	if err := httpedge.DecodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	if req.Quantity == nil || *req.Quantity < 0 || *req.Quantity > cart.MaxLineQuantity {
+		fail(c, apperr.Invalid("invalid quantity", apperr.Field("quantity", "must be between 0 (remove) and 99")))
+		return
+	}
+	user := userID(c)
+	if *req.Quantity == 0 {
+		res, err := commands.Handle(c.Request.Context(), a.Runner, commands.Cart, commands.CartStream(user),
+			cart.RemoveItem{CartID: user, ProductID: id, At: a.Now()}, metadata(c, "remove"))
+		a.answerCart(c, res, err)
+		return
+	}
+	res, err := commands.ChangeCartQuantity(c.Request.Context(), a.Runner,
+		cart.ChangeItemQuantity{CartID: user, ProductID: id, Quantity: *req.Quantity, At: a.Now()}, metadata(c, "quantity"))
+	a.answerCart(c, res, err)
+}
+
+func (a *API) removeCartItem(c *gin.Context) {
+	id, ok := pathUUID(c, "product_id")
+	if !ok {
+		return
+	}
+	user := userID(c)
+	res, err := commands.Handle(c.Request.Context(), a.Runner, commands.Cart, commands.CartStream(user),
+		cart.RemoveItem{CartID: user, ProductID: id, At: a.Now()}, metadata(c, "remove"))
+	a.answerCart(c, res, err)
+}
+
+func (a *API) answerCart(c *gin.Context, res commands.Result[cart.State], err error) {
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	v, err := a.viewCart(c.Request.Context(), res.State)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	answer(c, http.StatusOK, res.Position, v)
+}
+
+// lineOrder lists a cart's products in the order they were added.
+func lineOrder(s cart.State) []string {
+	ids := make([]string, 0, len(s.Lines))
+	for id := range s.Lines {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := s.Lines[ids[i]], s.Lines[ids[j]]
+		if !a.AddedAt.Equal(b.AddedAt) {
+			return a.AddedAt.Before(b.AddedAt)
+		}
+		return ids[i] < ids[j]
+	})
+	return ids
+}
+
+func isUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+func userID(c *gin.Context) string {
+	claims, _ := auth.ClaimsFrom(c)
+	return claims.UserID
+}

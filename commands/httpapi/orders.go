@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/commerce-engine/commerce/apperr"
+	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/domain/money"
+	"github.com/commerce-engine/commerce/domain/order"
+	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/httpedge"
+)
+
+// statusNames are the order statuses of API.md.
+var statusNames = map[order.Status]string{
+	order.StatusPlaced: "placed", order.StatusProcessing: "processing", order.StatusShipped: "shipped",
+	order.StatusDelivered: "delivered", order.StatusCancelled: "cancelled", order.StatusRefunded: "refunded",
+}
+
+// orderView is the order resource of API.md.
+type orderView struct {
+	ID             string       `json:"id"`
+	UserID         string       `json:"user_id"`
+	Status         string       `json:"status"`
+	Lines          []order.Line `json:"lines"`
+	Total          money.Money  `json:"total"`
+	PaymentID      string       `json:"payment_id"`
+	Carrier        *string      `json:"carrier"`
+	TrackingNumber *string      `json:"tracking_number"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+}
+
+type orderStatusRequest struct {
+	Status         string `json:"status"`
+	Carrier        string `json:"carrier"`
+	TrackingNumber string `json:"tracking_number"`
+}
+
+// setOrderStatus moves an order on: processing, shipped (with carrier and
+// tracking number) or delivered. Cancellation and refunds belong to the
+// checkout saga, not to this endpoint.
+func (a *API) setOrderStatus(c *gin.Context) {
+	id, ok := pathUUID(c, "id")
+	if !ok {
+		return
+	}
+	var req orderStatusRequest
+	if err := httpedge.DecodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	now := a.Now()
+	var cmd any
+	switch req.Status {
+	case "processing":
+		cmd = order.StartProcessing{OrderID: id, At: now}
+	case "shipped":
+		var fields []apperr.FieldError
+		if strings.TrimSpace(req.Carrier) == "" || len(req.Carrier) > 100 {
+			fields = append(fields, apperr.Field("carrier", "is required for shipped, at most 100 bytes"))
+		}
+		if strings.TrimSpace(req.TrackingNumber) == "" || len(req.TrackingNumber) > 100 {
+			fields = append(fields, apperr.Field("tracking_number", "is required for shipped, at most 100 bytes"))
+		}
+		if len(fields) > 0 {
+			fail(c, apperr.Invalid("invalid status change", fields...))
+			return
+		}
+		cmd = order.Ship{OrderID: id, Carrier: strings.TrimSpace(req.Carrier), TrackingNumber: strings.TrimSpace(req.TrackingNumber), At: now}
+	case "delivered":
+		cmd = order.Deliver{OrderID: id, At: now}
+	default:
+		fail(c, apperr.Invalid("invalid status change", apperr.Field("status", "must be processing, shipped or delivered")))
+		return
+	}
+	if cmd != nil && req.Status != "shipped" && (req.Carrier != "" || req.TrackingNumber != "") {
+		fail(c, apperr.Invalid("invalid status change", apperr.Field("carrier", "and tracking_number go with shipped only")))
+		return
+	}
+	ctx := c.Request.Context()
+	res, err := commands.Handle(ctx, a.Runner, commands.Order, commands.OrderStream(id), cmd, metadata(c, "status"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	v := orderView{ID: id, UserID: res.State.CustomerID, Status: statusNames[res.State.Status], Lines: []order.Line{},
+		Total: res.State.Total, PaymentID: res.State.PaymentID, UpdatedAt: now.UTC()}
+	if res.State.Carrier != "" {
+		v.Carrier, v.TrackingNumber = &res.State.Carrier, &res.State.TrackingNumber
+	}
+	first, err := a.Runner.Store.ReadStream(ctx, commands.OrderStream(id), eventstore.ReadStreamOptions{Limit: 1})
+	if err == nil && len(first) == 1 {
+		if p, derr := a.Runner.Codec.Decode(first[0]); derr == nil {
+			if placed, ok := p.(order.Placed); ok {
+				v.Lines, v.CreatedAt = placed.Lines, placed.At.UTC()
+			}
+		}
+	}
+	answer(c, http.StatusOK, res.Position, v)
+}
