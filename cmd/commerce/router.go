@@ -28,7 +28,7 @@ const readyTimeout = 2 * time.Second
 
 // router builds the HTTP handler: middleware first, then the operational
 // endpoints, then the routes mounted with WithRoutes.
-func (m *Main) router(store pingStore) (*gin.Engine, error) {
+func (m *Main) router(store pingStore, mounts ...func(gin.IRouter)) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -58,6 +58,9 @@ func (m *Main) router(store pingStore) (*gin.Engine, error) {
 		EnableOpenMetrics: false,
 	})))
 
+	for _, fn := range mounts {
+		fn(r)
+	}
 	for _, fn := range m.routes {
 		fn(r)
 	}

@@ -110,7 +110,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	handler, err := m.router(store)
+	ws, err := m.openWriteSide(ctx, store)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := ws.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close write side: %w", cerr))
+		}
+	}()
+
+	handler, err := m.router(store, ws.mount)
 	if err != nil {
 		return fmt.Errorf("http edge: %w", err)
 	}
