@@ -32,6 +32,7 @@ const (
 
 // writeSide is the wired write API: accounts, catalog admin and cart.
 type writeSide struct {
+	secret   []byte
 	api      *httpapi.API
 	tokens   *auth.Tokens
 	idem     httpedge.IdempotencyStore
@@ -55,7 +56,7 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", envJWTSecret, err)
 	}
-	ws := &writeSide{tokens: tokens}
+	ws := &writeSide{tokens: tokens, secret: secret}
 	var limiter auth.Limiter = auth.NewMemoryLimiter(loginLimit, loginWindow, time.Now)
 	if m.cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(m.cfg.RedisURL)

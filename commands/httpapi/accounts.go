@@ -83,6 +83,10 @@ func (a *API) verifyEmail(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	if req.Token == "" {
+		fail(c, apperr.Invalid("invalid verification", apperr.Field("token", "is required")))
+		return
+	}
 	_, pos, err := a.Accounts.VerifyEmail(c.Request.Context(), req.Token, metadata(c, "verify"))
 	if err != nil {
 		fail(c, err)
@@ -124,6 +128,10 @@ func (a *API) refresh(c *gin.Context) {
 	var req refreshRequest
 	if err := httpedge.DecodeJSON(c, &req); err != nil {
 		fail(c, err)
+		return
+	}
+	if req.RefreshToken == "" {
+		fail(c, apperr.Invalid("invalid refresh", apperr.Field("refresh_token", "is required")))
 		return
 	}
 	s, err := a.Accounts.Refresh(c.Request.Context(), req.RefreshToken, metadata(c, "refresh"))
