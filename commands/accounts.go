@@ -398,3 +398,24 @@ func step(m Metadata, name string) Metadata {
 	m.CommandID += "/" + name
 	return m
 }
+
+// GrantRole gives the account registered under email a role (promoting a
+// shopper to admin with `commerce admin create`). It returns
+// ErrBadCredentials for an unknown email.
+func (a *Accounts) GrantRole(ctx context.Context, email string, role customer.Role, meta Metadata) error {
+	normalized, err := customer.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	idx, ok, err := a.lookup(ctx, emailIndexPrefix+digest(normalized))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrBadCredentials
+	}
+	_, err = Handle(ctx, a.Runner, Customer, CustomerStream(idx.CustomerID), customer.GrantRole{
+		CustomerID: idx.CustomerID, Role: role, At: a.Now(),
+	}, step(meta, "grant-"+string(role)))
+	return err
+}

@@ -33,7 +33,7 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -43,6 +43,7 @@ const usage = `commerce is an event-sourced commerce engine.
 Usage:
   commerce serve   [flags]   serve HTTP and run the configured roles until SIGINT/SIGTERM
   commerce migrate [flags]   apply the PostgreSQL event store migrations
+  commerce admin create EMAIL  create an admin (password from COMMERCE_ADMIN_PASSWORD or stdin)
   commerce version           print version, commit and Go version
   commerce help              print this help
 
@@ -59,14 +60,14 @@ const (
 
 // run is main without the process: tests call it with their own arguments,
 // environment and output.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
-	case "serve", "migrate":
+	case "serve", "migrate", "admin":
 	case "version", "-version", "--version":
 		printVersion(stdout)
 		return exitOK
@@ -90,7 +91,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case err != nil:
 		fmt.Fprintf(stderr, "commerce %s: configuration refused:\n%v\n", cmd, err)
 		return exitUsage
-	case len(rest) > 0:
+	case cmd == "admin" && (len(rest) != 2 || rest[0] != "create"):
+		fmt.Fprintf(stderr, "usage: commerce admin create EMAIL (password from %s or standard input)\n", envAdminPassword)
+		return exitUsage
+	case cmd != "admin" && len(rest) > 0:
 		fmt.Fprintf(stderr, "commerce %s: unexpected argument %q\n", cmd, rest[0])
 		return exitUsage
 	}
@@ -101,6 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = NewMain(cfg, WithLogger(logger)).Run(ctx)
 	case "migrate":
 		err = migrate(ctx, cfg, eventStoreSchema, logger, stdout)
+	case "admin":
+		err = adminCreate(ctx, cfg, rest[1], stdin, logger, stdout)
 	}
 	if err != nil {
 		logger.Error("commerce "+cmd+" failed", "error", err)

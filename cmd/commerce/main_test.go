@@ -435,7 +435,7 @@ func TestCommands(t *testing.T) {
 			if tt.env != nil {
 				getenv = env(tt.env)
 			}
-			code := run(context.Background(), tt.args, getenv, &stdout, &stderr)
+			code := run(context.Background(), tt.args, getenv, strings.NewReader(""), &stdout, &stderr)
 			if code != tt.code || !strings.Contains(stdout.String(), tt.stdout) || !strings.Contains(stderr.String(), tt.stderr) ||
 				(tt.noStderr != "" && strings.Contains(stderr.String(), tt.noStderr)) {
 				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tt.code, stdout.String(), stderr.String())
@@ -452,7 +452,7 @@ func TestServeCommandStopsOnSignal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var stdout, stderr bytes.Buffer
-	code := run(ctx, []string{"serve", "-data-dir", dir}, env(map[string]string{envHTTPAddr: "127.0.0.1:0"}), &stdout, &stderr)
+	code := run(ctx, []string{"serve", "-data-dir", dir}, env(map[string]string{envHTTPAddr: "127.0.0.1:0"}), strings.NewReader(""), &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/openapi"
 )
 
@@ -200,3 +201,40 @@ func TestBadTokensAreRefused(t *testing.T) {
 }
 
 func (ws *writeSide) tokensSecretForTest() []byte { return ws.secret }
+
+func TestAdminCreate(t *testing.T) {
+	dir := t.TempDir()
+	env := func(k string) string {
+		if k == envDataDir {
+			return dir
+		}
+		return ""
+	}
+	var out, errs strings.Builder
+	if code := run(context.Background(), []string{"admin", "create", "boss@example.com"}, env, strings.NewReader("a long Passw0rd here\n"), &out, &errs); code != 0 {
+		t.Fatalf("admin create: %d %s %s", code, out.String(), errs.String())
+	}
+	if code := run(context.Background(), []string{"admin", "create"}, env, strings.NewReader(""), &out, &errs); code != exitUsage {
+		t.Fatalf("admin create without an email: %d", code)
+	}
+	// The admin can log in as admin on the same data dir.
+	cfg := testConfig(t)
+	cfg.DataDir = dir
+	m := NewMain(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	store, err := m.openEventStore(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ws, err := m.openWriteSide(context.Background(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.close()
+	s, err := ws.api.Accounts.Login(context.Background(), "boss@example.com", "a long Passw0rd here", "127.0.0.1", true, commandMeta())
+	if err != nil || s.Role != auth.Admin {
+		t.Fatalf("admin login after admin create: %+v %v", s, err)
+	}
+}
+
+func commandMeta() commands.Metadata { return commands.Metadata{CommandID: uuid.NewString()} }
