@@ -12,7 +12,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Root runs the service commands directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build test race bench lint services up
+.PHONY: run build test race fuzz bench lint services up
 
 ## run: serve on the embedded default (SQLite under ./data, http://localhost:8080)
 run:
@@ -29,6 +29,16 @@ test:
 ## race: the race detector on the concurrent packages (needs gcc, unlike `make test`)
 race:
 	go test -race -short ./eventstore/... ./cmd/...
+
+FUZZTIME ?= 5s
+
+## fuzz: every fuzz target for FUZZTIME each, one at a time (seed corpora run in `make test` too)
+fuzz:
+	@grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | while IFS=: read -r file _ rest; do \
+		name=$$(echo "$$rest" | sed -E 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/'); \
+		echo "fuzz $$name in $$(dirname $$file) for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "./$$(dirname $$file)" || exit 1; \
+	done
 
 # The PostgreSQL server `make bench` measures, and pgbench's baseline with it.
 BENCH_POSTGRES_URL ?= $(or $(COMMERCE_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1:5432/test?sslmode=disable)

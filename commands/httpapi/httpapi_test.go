@@ -22,8 +22,10 @@ import (
 	"github.com/commerce-engine/commerce/httpedge"
 )
 
+func init() { gin.SetMode(gin.ReleaseMode) }
+
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	h       http.Handler
 	store   eventstore.Store
 	tokens  *auth.Tokens
@@ -31,7 +33,7 @@ type env struct {
 	shopper string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	store, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
 	if err != nil {
