@@ -39,6 +39,7 @@ func main() {
 	writersFlag := flag.String("writers", "1,16,64", "writer counts")
 	only := flag.String("only", "sqlite,postgres", "stores to measure")
 	appends := flag.Bool("appends", true, "measure appends (false: only catch-up)")
+	cmds := flag.Bool("commands", true, "measure the command path (add-to-cart, contended reservations) on PostgreSQL")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("esbench: ")
@@ -60,7 +61,7 @@ func main() {
 			log.Printf("skipping PostgreSQL: set -pg or COMMERCE_TEST_POSTGRES_URL")
 			return
 		}
-		benchPostgres(ctx, *pgURL, writers, *appends, *dur, *catchUp)
+		benchPostgres(ctx, *pgURL, writers, *appends, *cmds, *dur, *catchUp)
 	}
 }
 
@@ -103,7 +104,7 @@ func benchSQLite(ctx context.Context, writers []int, appends bool, dur time.Dura
 	}
 }
 
-func benchPostgres(ctx context.Context, url string, writers []int, appends bool, dur time.Duration, catchUp int) {
+func benchPostgres(ctx context.Context, url string, writers []int, appends, cmds bool, dur time.Duration, catchUp int) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		log.Fatalf("connect: %v", err)
@@ -141,6 +142,17 @@ func benchPostgres(ctx context.Context, url string, writers []int, appends bool,
 			line(fmt.Sprintf("pgbench_insert_%drows_%dclients", batch, w), base, "events/s", 0)
 			line(fmt.Sprintf("postgres_append_%devents_%dwriters", batch, w), rate, "events/s", base)
 		}
+	}
+	if cmds {
+		s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MaxConns: 24})
+		if err != nil {
+			log.Fatal(err)
+		}
+		raw := appendRate(ctx, s, 16, 1, dur)
+		line("postgres_append_1events_16writers_baseline", raw, "events/s", 0)
+		benchCommands(ctx, "postgres", s, dur, raw)
+		benchHTTP(ctx, "postgres", s, dur, 32)
+		_ = s.Close()
 	}
 	if catchUp > 0 {
 		s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})

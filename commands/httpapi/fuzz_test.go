@@ -19,11 +19,18 @@ func FuzzWriteBodies(f *testing.F) {
 		{"POST", "/api/v1/admin/orders/" + id + "/status", e.admin},
 		{"POST", "/api/v1/cart/items", e.shopper},
 		{"PATCH", "/api/v1/cart/items/" + id, e.shopper},
+		{"POST", "/api/v1/auth/register", ""},
+		{"POST", "/api/v1/auth/login", ""},
+		{"POST", "/api/v1/auth/admin/login", ""},
+		{"POST", "/api/v1/auth/refresh", ""},
+		{"POST", "/api/v1/auth/verify-email", ""},
 	}
 	for _, seed := range []string{
 		mug, `{"delta":3}`, `{"delta":-1e30}`, `{"product_id":"` + id + `","quantity":1}`, `{"quantity":0}`,
 		`{"status":"shipped","carrier":"DHL","tracking_number":"1"}`, `{}`, `null`, `[]`, `{"price":{"amount":1,"currency":"EU"}}`,
 		"\xff\xfe", `{"name":"` + strings.Repeat("n", 300) + `"}`,
+		`{"email":"a@example.com","password":"correct horse battery 9","name":"A"}`,
+		`{"email":"a@example.com","password":"correct horse battery 9"}`, `{"refresh_token":"a.b"}`, `{"token":"abc"}`,
 	} {
 		for r := range routes {
 			f.Add(uint8(r), seed)

@@ -48,7 +48,11 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := &httpapi.API{Runner: &commands.Runner{Store: store, Codec: commands.NewCodec()}, Now: func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }}
+	runner := &commands.Runner{Store: store, Codec: commands.NewCodec()}
+	accounts := &commands.Accounts{Runner: runner, Tokens: tokens, Hasher: auth.Hasher{Params: auth.CheapArgon2Params()},
+		Limiter: auth.NewMemoryLimiter(1000, time.Minute, time.Now), Now: time.Now}
+	api := &httpapi.API{Runner: runner, Accounts: accounts, Now: func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }}
+	api.MountAuth(engine, func(c *gin.Context) { c.Next() })
 	idem := httpedge.Idempotency(httpedge.IdempotencyConfig{
 		Store: httpedge.NewMemoryIdempotencyStore(),
 		Scope: func(c *gin.Context) string { cl, _ := auth.ClaimsFrom(c); return cl.UserID },
@@ -253,5 +257,33 @@ func TestAdminOrderStatus(t *testing.T) {
 	rec, _ := e.do("POST", "/api/v1/admin/orders/"+uuid.NewString()+"/status", e.admin, `{"status":"processing"}`)
 	if rec.Code != 404 {
 		t.Fatalf("unknown order: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestAuthEndpoints(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rec, reg := e.do("POST", "/api/v1/auth/register", "", `{"email":"Bo@Example.com","password":"correct horse battery 9","name":"Bo"}`)
+	if rec.Code != 201 || reg["email_verified"] != false || reg["access_token"] == "" || rec.Header().Get("X-Event-Position") == "" {
+		t.Fatalf("register: %d %s", rec.Code, rec.Body)
+	}
+	for _, tc := range []struct {
+		path, body string
+		status     int
+	}{
+		{"/api/v1/auth/register", `{"email":"bo@example.com","password":"correct horse battery 9","name":"Bo"}`, 409},
+		{"/api/v1/auth/register", `{"email":"x@example.com","password":"short","name":"X"}`, 400},
+		{"/api/v1/auth/register", `{"email":"nope","password":"correct horse battery 9","name":"X"}`, 400},
+		{"/api/v1/auth/login", `{"email":"bo@example.com","password":"wrong password 12"}`, 401},
+		{"/api/v1/auth/login", `{"email":"bo@example.com","password":"correct horse battery 9"}`, 200},
+		{"/api/v1/auth/admin/login", `{"email":"bo@example.com","password":"correct horse battery 9"}`, 403},
+		{"/api/v1/auth/refresh", `{"refresh_token":"` + reg["refresh_token"].(string) + `"}`, 200},
+		{"/api/v1/auth/refresh", `{"refresh_token":"` + reg["refresh_token"].(string) + `"}`, 401},
+		{"/api/v1/auth/verify-email", `{"token":"not-a-token"}`, 400},
+	} {
+		rec, _ := e.do("POST", tc.path, "", tc.body)
+		if rec.Code != tc.status {
+			t.Errorf("POST %s %s: %d %s, want %d", tc.path, tc.body, rec.Code, rec.Body, tc.status)
+		}
 	}
 }
