@@ -66,6 +66,10 @@ type Runner struct {
 	Store eventstore.Store
 	Codec *eventstore.Codec
 	Retry RetryPolicy
+	// Cache, when set, keeps recent aggregate states so a command decides
+	// on the cached state and appends with its version: no read when the
+	// stream did not change elsewhere, a reload when the append says it did.
+	Cache *StateCache
 }
 
 // EventID derives the id of the i-th event a command writes from the
@@ -94,15 +98,36 @@ func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 	if err != nil {
 		return Result[S]{}, fmt.Errorf("handle %T: encode metadata: %w", cmd, err)
 	}
+	useCache := r.Cache != nil
 	for attempt := 1; ; attempt++ {
-		state, version, done, err := load(ctx, r, agg, stream, meta.CommandID)
-		if err != nil {
-			return Result[S]{}, err
+		var (
+			state     S
+			version   int64
+			done      *eventstore.Event
+			fromCache bool
+		)
+		if useCache {
+			state, version, fromCache = cachedState[S](r.Cache, stream)
+		}
+		if !fromCache {
+			state, version, done, err = load(ctx, r, agg, agg.Initial, 0, stream, meta.CommandID)
+			if err != nil {
+				return Result[S]{}, err
+			}
+			if r.Cache != nil && done == nil {
+				r.Cache.put(stream, state, version)
+			}
 		}
 		if done != nil {
 			return Result[S]{State: state, Version: version, Position: done.Position, Replayed: true}, nil
 		}
 		payloads, err := agg.Decide(state, cmd)
+		if (err != nil || len(payloads) == 0) && fromCache {
+			// The cached state may predate this very command (a retry):
+			// only the whole stream can tell, and refusals are rare.
+			useCache = false
+			continue
+		}
 		if err != nil {
 			return Result[S]{}, err
 		}
@@ -119,8 +144,29 @@ func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 			state = agg.Evolve(state, p)
 		}
 		res, err := r.Store.Append(ctx, stream, eventstore.Exact(version), events...)
+		if err == nil && res.NextExpectedVersion != version+int64(len(events)) {
+			// The store recognised the events as recorded before (this
+			// command, retried on a cached state): read what really is.
+			if r.Cache != nil {
+				r.Cache.drop(stream)
+			}
+			useCache = false
+			continue
+		}
 		if err == nil {
+			if r.Cache != nil {
+				r.Cache.put(stream, state, res.NextExpectedVersion)
+			}
 			return Result[S]{State: state, Version: res.NextExpectedVersion, Position: res.LastPosition}, nil
+		}
+		if r.Cache != nil {
+			r.Cache.drop(stream)
+		}
+		if errors.Is(err, eventstore.ErrIdempotencyConflict) && fromCache {
+			// This command's events are in the stream already, decided on
+			// an older state: the whole stream finds them.
+			useCache = false
+			continue
 		}
 		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
 			return Result[S]{}, fmt.Errorf("handle %T on %s: %w", cmd, stream, err)
@@ -136,8 +182,18 @@ func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 
 // Load folds stream into the aggregate's state for a read-only decision
 // (another aggregate's rules need it); it returns the state and version.
+// With a cache it reads only the events after the cached version.
 func Load[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string) (S, int64, error) {
-	s, v, _, err := load(ctx, r, agg, stream, "")
+	state, version := agg.Initial, int64(0)
+	if r.Cache != nil {
+		if st, v, ok := cachedState[S](r.Cache, stream); ok {
+			state, version = st, v
+		}
+	}
+	s, v, _, err := load(ctx, r, agg, state, version, stream, "")
+	if err == nil && r.Cache != nil {
+		r.Cache.put(stream, s, v)
+	}
 	return s, v, err
 }
 
@@ -149,17 +205,16 @@ func marshalMeta(m Metadata) (json.RawMessage, error) {
 	return b, nil
 }
 
-// load folds stream into state and reports the last event the command
-// wrote if the stream holds its events (the command was handled before).
-func load[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream, commandID string) (S, int64, *eventstore.Event, error) {
-	state := agg.Initial
-	var version int64
+// load folds the events of stream after version into state and reports the
+// last event the command wrote if those events hold it (the command was
+// handled before).
+func load[S any](ctx context.Context, r *Runner, agg Aggregate[S], state S, version int64, stream, commandID string) (S, int64, *eventstore.Event, error) {
 	var done *eventstore.Event
 	next, k := uuid.Nil, 0
 	if commandID != "" {
 		next = EventID(commandID, 0)
 	}
-	from := int64(1)
+	from := version + 1
 	for {
 		evs, err := r.Store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: from, Limit: eventstore.MaxReadLimit})
 		if err != nil {

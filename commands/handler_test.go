@@ -177,3 +177,74 @@ func TestHandleGivesUpAfterTheRetryPolicy(t *testing.T) {
 		t.Fatalf("got %v, want ErrConflict", err)
 	}
 }
+
+// The same scenarios with a state cache: decisions on a cached state must
+// come out exactly as on a freshly loaded one.
+func TestHandleWithACache(t *testing.T) {
+	t.Parallel()
+	r := mustRunner(t)
+	r.Cache = commands.NewStateCache(16)
+	ctx := context.Background()
+	first, err := commands.Handle(ctx, r, counterAgg(10), "counter-1", increment{By: 2}, meta("cmd-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := commands.Handle(ctx, r, counterAgg(10), "counter-1", increment{By: 5}, meta("cmd-2")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := commands.Handle(ctx, r, counterAgg(10), "counter-1", increment{By: 2}, meta("cmd-1"))
+	if err != nil || !again.Replayed || again.Position != first.Position || again.State.N != 7 {
+		t.Fatalf("retry on a cached state = %+v, %v", again, err)
+	}
+	// A retry the current state would refuse is still recognised.
+	if _, err := commands.Handle(ctx, r, counterAgg(10), "counter-1", increment{By: 3}, meta("cmd-3")); err != nil {
+		t.Fatal(err)
+	}
+	late, err := commands.Handle(ctx, r, counterAgg(10), "counter-1", increment{By: 5}, meta("cmd-2"))
+	if err != nil || !late.Replayed {
+		t.Fatalf("late retry refused by the current state = %+v, %v", late, err)
+	}
+
+	// Another process (its own cache) appends: the stale entry costs a
+	// reload, not a wrong decision.
+	other := &commands.Runner{Store: r.Store, Codec: r.Codec, Cache: commands.NewStateCache(16)}
+	if _, err := commands.Handle(ctx, other, counterAgg(11), "counter-1", increment{By: 1}, meta("cmd-4")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := commands.Handle(ctx, r, counterAgg(11), "counter-1", increment{By: 1}, meta("cmd-5")); !errors.Is(err, errLimit) {
+		t.Fatalf("decision on a stale cache: %v, want the limit (10 + 1 + 1 > 11)", err)
+	}
+	res, err := commands.Handle(ctx, r, counterAgg(12), "counter-1", increment{By: 1}, meta("cmd-6"))
+	if err != nil || res.State.N != 12 || res.Version != 5 {
+		t.Fatalf("after the reload = %+v, %v", res, err)
+	}
+}
+
+func TestHandleRetriesConflictsWithACache(t *testing.T) {
+	t.Parallel()
+	r := mustRunner(t)
+	r.Cache = commands.NewStateCache(16)
+	ctx := context.Background()
+	const racers, limit = 24, 10
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = commands.Handle(ctx, r, counterAgg(limit), "counter-hot", increment{By: 1}, meta(fmt.Sprintf("cmd-%d", i)))
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, errLimit) {
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != limit {
+		t.Fatalf("%d succeeded, want %d", ok, limit)
+	}
+}

@@ -24,6 +24,9 @@ import (
 // jwtKeyFile keeps the embedded default's signing key across restarts.
 const jwtKeyFile = "jwt.key"
 
+// stateCacheSize bounds the aggregate states kept for the command path.
+const stateCacheSize = 10000
+
 // Login attempts allowed per account and per client address in a window.
 const (
 	loginLimit  = 10
@@ -67,7 +70,7 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 		ws.closeFns = append(ws.closeFns, client.Close)
 		limiter = auth.NewRedisLimiter(client, "", loginLimit, loginWindow)
 	}
-	runner := &commands.Runner{Store: store, Codec: commands.NewCodec()}
+	runner := &commands.Runner{Store: store, Codec: commands.NewCodec(), Cache: commands.NewStateCache(stateCacheSize)}
 	log := m.log
 	accounts := &commands.Accounts{
 		Runner: runner, Tokens: tokens, Limiter: limiter, Now: time.Now,

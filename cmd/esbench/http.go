@@ -35,7 +35,7 @@ func benchHTTP(ctx context.Context, name string, s eventstore.Store, dur time.Du
 	if err != nil {
 		log.Fatal(err)
 	}
-	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
+	r := &commands.Runner{Store: s, Codec: commands.NewCodec(), Cache: commands.NewStateCache(10000)}
 	product := uuid.NewString()
 	if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(product), catalog.CreateProduct{
 		ProductID: product, SKU: "HTTP-1", Name: "Bench", Price: money.Money{Amount: 100, Currency: "EUR"}, At: time.Now(),

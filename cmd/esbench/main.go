@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +41,18 @@ func main() {
 	only := flag.String("only", "sqlite,postgres", "stores to measure")
 	appends := flag.Bool("appends", true, "measure appends (false: only catch-up)")
 	cmds := flag.Bool("commands", true, "measure the command path (add-to-cart, contended reservations) on PostgreSQL")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	log.SetFlags(0)
 	log.SetPrefix("esbench: ")
 
