@@ -1,6 +1,9 @@
 package commands
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // StateCache holds the last known state and version of recently used
 // streams, shared by every command of a process. States are values that
@@ -16,6 +19,7 @@ type StateCache struct {
 type cacheEntry struct {
 	state   any
 	version int64
+	at      time.Time // when the state was last known to be current
 }
 
 // NewStateCache returns a cache of at most max streams.
@@ -24,10 +28,15 @@ func NewStateCache(max int) *StateCache {
 }
 
 func cachedState[S any](c *StateCache, stream string) (S, int64, bool) {
+	return cachedStateSince[S](c, stream, time.Time{})
+}
+
+// cachedStateSince is cachedState for entries known current at or after since.
+func cachedStateSince[S any](c *StateCache, stream string, since time.Time) (S, int64, bool) {
 	c.mu.Lock()
 	e, ok := c.m[stream]
 	c.mu.Unlock()
-	if !ok {
+	if !ok || e.at.Before(since) {
 		var zero S
 		return zero, 0, false
 	}
@@ -47,7 +56,7 @@ func (c *StateCache) put(stream string, state any, version int64) {
 			break
 		}
 	}
-	c.m[stream] = cacheEntry{state: state, version: version}
+	c.m[stream] = cacheEntry{state: state, version: version, at: time.Now()}
 }
 
 func (c *StateCache) drop(stream string) {

@@ -30,12 +30,13 @@ func ProductStream(productID string) string { return "product-" + productID }
 func CartStream(customerID string) string { return "cart-" + customerID }
 
 // AddToCart adds quantity units of a product to the customer's cart at the
-// product's current price. It refuses (catalog.ErrProductNotFound,
+// product's current price (as this process last saw it: an admin's price
+// change reaches the cache with the admin's command or the next reload). It refuses (catalog.ErrProductNotFound,
 // catalog.ErrInsufficientStock) a product that does not exist or has fewer
 // units available than the cart would then hold; the check is advisory,
 // stock is only held by the reservation at checkout.
 func AddToCart(ctx context.Context, r *Runner, cmd cart.AddItem, meta Metadata) (Result[cart.State], error) {
-	product, _, err := Load(ctx, r, Product, ProductStream(cmd.ProductID))
+	product, _, err := Peek(ctx, r, Product, ProductStream(cmd.ProductID))
 	if err != nil {
 		return Result[cart.State]{}, err
 	}
@@ -55,7 +56,7 @@ func AddToCart(ctx context.Context, r *Runner, cmd cart.AddItem, meta Metadata) 
 
 // ChangeCartQuantity sets a line's quantity, refusing more than is available.
 func ChangeCartQuantity(ctx context.Context, r *Runner, cmd cart.ChangeItemQuantity, meta Metadata) (Result[cart.State], error) {
-	product, _, err := Load(ctx, r, Product, ProductStream(cmd.ProductID))
+	product, _, err := Peek(ctx, r, Product, ProductStream(cmd.ProductID))
 	if err != nil {
 		return Result[cart.State]{}, err
 	}

@@ -205,6 +205,24 @@ func marshalMeta(m Metadata) (json.RawMessage, error) {
 	return b, nil
 }
 
+// PeekMaxAge bounds how old a state Peek may answer with: a change made by
+// another process is seen within it.
+const PeekMaxAge = time.Second
+
+// Peek returns the cached state of stream when it was current less than
+// PeekMaxAge ago, without reading the store, and Load's answer otherwise.
+// It is for advisory reads that tolerate a state a moment old (a product's
+// name and price for display, an availability hint that the reservation
+// rechecks).
+func Peek[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string) (S, int64, error) {
+	if r.Cache != nil {
+		if st, v, ok := cachedStateSince[S](r.Cache, stream, time.Now().Add(-PeekMaxAge)); ok {
+			return st, v, nil
+		}
+	}
+	return Load(ctx, r, agg, stream)
+}
+
 // load folds the events of stream after version into state and reports the
 // last event the command wrote if those events hold it (the command was
 // handled before).

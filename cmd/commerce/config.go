@@ -63,6 +63,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// once a stop is asked for (COMMERCE_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
+	// CORSOrigins are the browser origins allowed to call the API
+	// (COMMERCE_CORS_ORIGINS); empty allows none.
+	CORSOrigins []string
 }
 
 // Role is one part of the engine a process can run; running several
@@ -169,6 +172,7 @@ const (
 	envRoles               = "COMMERCE_ROLES"
 	envLogLevel            = "COMMERCE_LOG_LEVEL"
 	envShutdownTimeout     = "COMMERCE_SHUTDOWN_TIMEOUT"
+	envCORSOrigins         = "COMMERCE_CORS_ORIGINS"
 )
 
 // setting binds one Config field to its environment variable and flag. set
@@ -236,6 +240,22 @@ var settings = []setting{
 				return fmt.Errorf("%q is not a duration such as 15s or 1m", v)
 			}
 			c.ShutdownTimeout = d
+			return nil
+		}},
+	{envCORSOrigins, "cors-origins", "comma `list` of browser origins allowed to call the API, e.g. https://shop.example (default none)",
+		func(c *Config, v string) error {
+			c.CORSOrigins = nil
+			for part := range strings.SplitSeq(v, ",") {
+				o := strings.TrimSpace(part)
+				if o == "" {
+					continue
+				}
+				u, err := url.Parse(o)
+				if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "") {
+					return fmt.Errorf("%q is not an origin such as https://shop.example", o)
+				}
+				c.CORSOrigins = append(c.CORSOrigins, strings.TrimSuffix(o, "/"))
+			}
 			return nil
 		}},
 }

@@ -293,3 +293,24 @@ func TestParseAndValidationErrorsReportedTogether(t *testing.T) {
 		}
 	}
 }
+
+func TestCORSOrigins(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == envCORSOrigins {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, bad := range []string{"shop.example", "ftp://shop.example", "https://shop.example/path", "https://"} {
+		_, _, err := LoadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, env(bad))
+		if err == nil || !strings.Contains(err.Error(), envCORSOrigins) {
+			t.Errorf("%q: %v, want a refusal naming %s", bad, err, envCORSOrigins)
+		}
+	}
+	cfg, _, err := LoadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, env(" https://shop.example/ , http://localhost:5173"))
+	if err != nil || len(cfg.CORSOrigins) != 2 || cfg.CORSOrigins[0] != "https://shop.example" {
+		t.Fatalf("origins = %v, %v", cfg.CORSOrigins, err)
+	}
+}

@@ -40,6 +40,7 @@ func (m *Main) router(store pingStore, mounts ...func(gin.IRouter)) (*gin.Engine
 		Log:         m.log,
 		Metrics:     httpedge.NewMetrics(reg),
 		QuietRoutes: opsRoutes,
+		CORS:        httpedge.CORSConfig{AllowedOrigins: m.cfg.CORSOrigins},
 	})
 	if err != nil {
 		return nil, err

@@ -47,9 +47,13 @@ var pendingRoutes = map[string]string{
 }
 
 // testEngine wires the real router on the embedded default.
-func testEngine(t *testing.T) (*gin.Engine, *writeSide) {
+func testEngine(t *testing.T, tweak ...func(*Config)) (*gin.Engine, *writeSide) {
 	t.Helper()
-	m := NewMain(testConfig(t), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	cfg := testConfig(t)
+	for _, fn := range tweak {
+		fn(&cfg)
+	}
+	m := NewMain(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	ctx := context.Background()
 	store, err := m.openEventStore(ctx)
 	if err != nil {
@@ -238,3 +242,18 @@ func TestAdminCreate(t *testing.T) {
 }
 
 func commandMeta() commands.Metadata { return commands.Metadata{CommandID: uuid.NewString()} }
+
+func TestCORSFromConfiguration(t *testing.T) {
+	r, _ := testEngine(t, func(c *Config) { c.CORSOrigins = []string{"https://shop.example"} })
+	for origin, want := range map[string]string{"https://shop.example": "https://shop.example", "https://evil.example": ""} {
+		req := httptest.NewRequest("OPTIONS", "/api/v1/cart/items", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "Authorization, Content-Type, Idempotency-Key")
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("preflight from %s: allow-origin %q (status %d), want %q", origin, got, rec.Code, want)
+		}
+	}
+}

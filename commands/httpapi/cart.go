@@ -44,7 +44,7 @@ func (a *API) viewCart(ctx context.Context, s cart.State) (cartView, error) {
 	v.Subtotal = money.Money{Currency: cur}
 	for _, id := range lineOrder(s) {
 		l := s.Lines[id]
-		p, _, err := commands.Load(ctx, a.Runner, commands.Product, commands.ProductStream(id))
+		p, _, err := commands.Peek(ctx, a.Runner, commands.Product, commands.ProductStream(id))
 		if err != nil {
 			return cartView{}, err
 		}
