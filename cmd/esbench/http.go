@@ -78,6 +78,13 @@ func benchHTTP(ctx context.Context, name string, s eventstore.Store, dur time.Du
 	line("bare_gin_same_body", base.rate, "requests/s", 0)
 	half := load(ctx, url+"/api/v1/cart/items", clients, dur, full.rate/2, newToken, body)
 	fmt.Printf("%s_http_addtocart_at_half_rate %.0f requests/s p50=%.2fms p99=%.2fms\n", name, half.rate, ms(half.p50), ms(half.p99))
+	// The store alone at the same rate and concurrency: how much of that
+	// tail is the durable append itself.
+	raw := paced(ctx, clients, dur, full.rate/2, func(ctx context.Context, worker, n int) error {
+		_, err := s.Append(ctx, fmt.Sprintf("latency-%d-%d", worker, n/shopperCommands), eventstore.Any, newEvents(1)...)
+		return err
+	})
+	fmt.Printf("%s_append_at_the_same_rate %.0f events/s p50=%.2fms p99=%.2fms\n", name, raw.rate, ms(raw.p50), ms(raw.p99))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -115,33 +122,54 @@ type loadResult struct {
 
 // load sends requests from clients connections for dur, as fast as they
 // answer (rate 0) or paced to rate requests/s in all; it returns the
-// achieved rate and latency percentiles. Latency is measured from the
-// scheduled send time when paced, so queueing is not hidden.
+// achieved rate and latency percentiles.
 func load(ctx context.Context, url string, clients int, dur time.Duration, rate float64, token func() string, body []byte) loadResult {
-	ctx, cancel := context.WithTimeout(ctx, dur)
-	defer cancel()
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
+	tokens := make([]string, clients)
+	return paced(ctx, clients, dur, rate, func(ctx context.Context, worker, n int) error {
+		if n%shopperCommands == 0 || tokens[worker] == "" {
+			tokens[worker] = token()
+		}
+		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tokens[worker])
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+// paced runs op from workers goroutines for dur, as fast as it returns
+// (rate 0) or paced to rate calls/s in all, and returns the achieved rate
+// and latency percentiles. Paced latency counts from the scheduled start,
+// so time spent queueing behind a slow call is not hidden.
+func paced(ctx context.Context, workers int, dur time.Duration, rate float64, op func(ctx context.Context, worker, n int) error) loadResult {
+	ctx, cancel := context.WithTimeout(ctx, dur)
+	defer cancel()
 	var mu sync.Mutex
 	var lats []time.Duration
 	var wg sync.WaitGroup
 	start := time.Now()
 	var interval time.Duration
 	if rate > 0 {
-		interval = time.Duration(float64(time.Second) * float64(clients) / rate)
+		interval = time.Duration(float64(time.Second) * float64(workers) / rate)
 	}
-	for i := range clients {
+	for i := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok := token()
-			next := start.Add(time.Duration(i) * interval / time.Duration(clients))
+			next := start.Add(time.Duration(i) * interval / time.Duration(workers))
 			var mine []time.Duration
 			for n := 1; ctx.Err() == nil; n++ {
-				if n%90 == 0 {
-					tok = token()
-				}
 				t0 := time.Now()
 				if interval > 0 {
 					if d := time.Until(next); d > 0 {
@@ -150,20 +178,11 @@ func load(ctx context.Context, url string, clients int, dur time.Duration, rate 
 					t0 = next
 					next = next.Add(interval)
 				}
-				req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+tok)
-				resp, err := client.Do(req)
-				if err != nil {
+				if err := op(ctx, i, n); err != nil {
 					if ctx.Err() != nil {
 						break
 					}
 					log.Fatalf("load: %v", err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					log.Fatalf("load: status %d", resp.StatusCode)
 				}
 				mine = append(mine, time.Since(t0))
 			}
