@@ -33,6 +33,9 @@ import (
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
 )
 
+// httpClients holds the -http-clients flag's counts.
+var httpClients = new([]int)
+
 func main() {
 	pgURL := flag.String("pg", os.Getenv("COMMERCE_TEST_POSTGRES_URL"), "PostgreSQL URL (empty: skip PostgreSQL)")
 	dur := flag.Duration("duration", 8*time.Second, "how long each append figure runs")
@@ -41,8 +44,16 @@ func main() {
 	only := flag.String("only", "sqlite,postgres", "stores to measure")
 	appends := flag.Bool("appends", true, "measure appends (false: only catch-up)")
 	cmds := flag.Bool("commands", true, "measure the command path (add-to-cart, contended reservations) on PostgreSQL")
+	httpClientsFlag := flag.String("http-clients", "8,32", "connection counts of the HTTP add-to-cart load")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	for _, c := range strings.Split(*httpClientsFlag, ",") {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 {
+			log.Fatalf("-http-clients: %q is not a positive number", c)
+		}
+		*httpClients = append(*httpClients, n)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -163,7 +174,9 @@ func benchPostgres(ctx context.Context, url string, writers []int, appends, cmds
 		raw := appendRate(ctx, s, 16, 1, dur)
 		line("postgres_append_1events_16writers_baseline", raw, "events/s", 0)
 		benchCommands(ctx, "postgres", s, dur, raw)
-		benchHTTP(ctx, "postgres", s, dur, 32)
+		for _, c := range *httpClients {
+			benchHTTP(ctx, fmt.Sprintf("postgres_%dconns", c), s, dur, c)
+		}
 		_ = s.Close()
 	}
 	if catchUp > 0 {
