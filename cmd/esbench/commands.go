@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +27,7 @@ func benchCommands(ctx context.Context, name string, s eventstore.Store, dur tim
 	at := time.Now()
 	must := func(_ any, err error) {
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 	}
 	must(commands.Handle(ctx, r, commands.Product, commands.ProductStream(product), catalog.CreateProduct{
@@ -92,7 +91,7 @@ func commandRate(ctx context.Context, n int, dur time.Duration, fn func(context.
 				}
 				if err := fn(ctx, shopper); err != nil {
 					if ctx.Err() == nil {
-						log.Fatalf("command: %v", err)
+						fatalf("command: %v", err)
 					}
 					return
 				}

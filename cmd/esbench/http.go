@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"sort"
@@ -33,23 +32,23 @@ func benchHTTP(ctx context.Context, name string, s eventstore.Store, dur time.Du
 	gin.SetMode(gin.ReleaseMode)
 	tokens, err := auth.NewTokens(auth.TokensConfig{Secret: []byte(strings.Repeat("b", 32))})
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	r := &commands.Runner{Store: s, Codec: commands.NewCodec(), Cache: commands.NewStateCache(10000)}
 	product := uuid.NewString()
 	if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(product), catalog.CreateProduct{
 		ProductID: product, SKU: "HTTP-1", Name: "Bench", Price: money.Money{Amount: 100, Currency: "EUR"}, At: time.Now(),
 	}, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(product), catalog.AdjustStock{
 		ProductID: product, Delta: 1 << 40, At: time.Now(),
 	}, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	engine, err := httpedge.New(httpedge.Config{Log: nil})
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	var server serverLatencies
 	engine.Use(server.record)
@@ -64,7 +63,7 @@ func benchHTTP(ctx context.Context, name string, s eventstore.Store, dur time.Du
 	newToken := func() string {
 		t, _, err := tokens.Issue(uuid.NewString(), auth.Shopper)
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		return t
 	}
@@ -97,7 +96,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func serve(h http.Handler) (string, func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -110,12 +109,12 @@ func send(c *http.Client, url, token string, body []byte) []byte {
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.Do(req)
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		log.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+		fatalf("POST %s: %d %s", url, resp.StatusCode, b)
 	}
 	return b
 }
@@ -187,7 +186,7 @@ func paced(ctx context.Context, workers int, dur time.Duration, rate float64, op
 					if ctx.Err() != nil {
 						break
 					}
-					log.Fatalf("load: %v", err)
+					fatalf("load: %v", err)
 				}
 				mine = append(mine, time.Since(t0))
 			}

@@ -50,17 +50,17 @@ func main() {
 	for _, c := range strings.Split(*httpClientsFlag, ",") {
 		n, err := strconv.Atoi(c)
 		if err != nil || n < 1 {
-			log.Fatalf("-http-clients: %q is not a positive number", c)
+			fatalf("-http-clients: %q is not a positive number", c)
 		}
 		*httpClients = append(*httpClients, n)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -71,7 +71,7 @@ func main() {
 	for _, w := range strings.Split(*writersFlag, ",") {
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 1 {
-			log.Fatalf("-writers: %q is not a positive number", w)
+			fatalf("-writers: %q is not a positive number", w)
 		}
 		writers = append(writers, n)
 	}
@@ -88,6 +88,17 @@ func main() {
 	}
 }
 
+// cleanups run before a fatal error ends the run, so that nothing it
+// created on the database server is left behind.
+var cleanups []func()
+
+func fatalf(format string, args ...any) {
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	log.Fatalf(format, args...)
+}
+
 func line(name string, value float64, unit string, baseline float64) {
 	if baseline > 0 {
 		fmt.Printf("%s %.0f %s ratio=%.2f\n", name, value, unit, value/baseline)
@@ -99,7 +110,7 @@ func line(name string, value float64, unit string, baseline float64) {
 func benchSQLite(ctx context.Context, writers []int, appends bool, dur time.Duration, catchUp int) {
 	dir, err := os.MkdirTemp("", "esbench-sqlite-")
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	defer os.RemoveAll(dir)
 	for _, batch := range []int{1, 10} {
@@ -109,7 +120,7 @@ func benchSQLite(ctx context.Context, writers []int, appends bool, dur time.Dura
 			}
 			s, err := sqlite.Open(filepath.Join(dir, fmt.Sprintf("append-%d-%d.db", batch, w)))
 			if err != nil {
-				log.Fatal(err)
+				fatalf("%v", err)
 			}
 			rate := appendRate(ctx, s, w, batch, dur)
 			_ = s.Close()
@@ -119,7 +130,7 @@ func benchSQLite(ctx context.Context, writers []int, appends bool, dur time.Dura
 	if catchUp > 0 {
 		s, err := sqlite.Open(filepath.Join(dir, "catchup.db"))
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		fill(ctx, s, catchUp)
 		line("sqlite_readall_catchup", readAllRate(ctx, s), "events/s", 0)
@@ -130,17 +141,19 @@ func benchSQLite(ctx context.Context, writers []int, appends bool, dur time.Dura
 func benchPostgres(ctx context.Context, url string, writers []int, appends, cmds bool, dur time.Duration, catchUp int) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		log.Fatalf("connect: %v", err)
+		fatalf("connect: %v", err)
 	}
 	defer conn.Close(ctx)
 	schema := "esbench_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	defer func() {
+	dropSchema := func() {
 		if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
 			log.Printf("drop schema %s: %v", schema, err)
 		}
-	}()
+	}
+	cleanups = append(cleanups, dropSchema)
+	defer dropSchema()
 	if _, err := postgres.Migrate(ctx, url, schema); err != nil {
-		log.Fatalf("migrate: %v", err)
+		fatalf("migrate: %v", err)
 	}
 	// The baseline table is shaped like ours: same columns, keys and defaults.
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s.baseline (
@@ -148,7 +161,7 @@ func benchPostgres(ctx context.Context, url string, writers []int, appends, cmds
 		id uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(), stream_id text NOT NULL, version bigint NOT NULL,
 		type text NOT NULL, schema_version integer NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
 		recorded_at timestamptz NOT NULL DEFAULT now(), UNIQUE (stream_id, version))`, schema)); err != nil {
-		log.Fatalf("baseline table: %v", err)
+		fatalf("baseline table: %v", err)
 	}
 	for _, batch := range []int{1, 10} {
 		for _, w := range writers {
@@ -157,7 +170,7 @@ func benchPostgres(ctx context.Context, url string, writers []int, appends, cmds
 			}
 			s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MaxConns: int32(w)})
 			if err != nil {
-				log.Fatal(err)
+				fatalf("%v", err)
 			}
 			rate := appendRate(ctx, s, w, batch, dur)
 			_ = s.Close()
@@ -169,7 +182,7 @@ func benchPostgres(ctx context.Context, url string, writers []int, appends, cmds
 	if cmds {
 		s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MaxConns: 24})
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		raw := appendRate(ctx, s, 16, 1, dur)
 		line("postgres_append_1events_16writers_baseline", raw, "events/s", 0)
@@ -182,14 +195,14 @@ func benchPostgres(ctx context.Context, url string, writers []int, appends, cmds
 	if catchUp > 0 {
 		s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		if _, err := conn.Exec(ctx, "TRUNCATE "+schema+".events"); err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		fill(ctx, s, catchUp)
 		if _, err := conn.Exec(ctx, "VACUUM ANALYZE "+schema+".events"); err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		line("postgres_readall_catchup", readAllRate(ctx, s), "events/s", 0)
 		_ = s.Close()
@@ -228,7 +241,7 @@ func appendRate(ctx context.Context, s eventstore.Store, w, batch int, dur time.
 				res, err := s.Append(ctx, stream, eventstore.Exact(versions[stream]), newEvents(batch)...)
 				if err != nil {
 					if ctx.Err() == nil {
-						log.Fatalf("append: %v", err)
+						fatalf("append: %v", err)
 					}
 					return
 				}
@@ -246,7 +259,7 @@ func fill(ctx context.Context, s eventstore.Store, n int) {
 	start := time.Now()
 	for i := 0; i < n; i += 1000 {
 		if _, err := s.Append(ctx, fmt.Sprintf("cart-%d", (i/1000)%1000), eventstore.Any, newEvents(min(1000, n-i))...); err != nil {
-			log.Fatalf("fill: %v", err)
+			fatalf("fill: %v", err)
 		}
 	}
 	log.Printf("wrote %d events in %v", n, time.Since(start).Round(time.Millisecond))
@@ -260,7 +273,7 @@ func readAllRate(ctx context.Context, s eventstore.Store) float64 {
 	for {
 		evs, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: 1000})
 		if err != nil {
-			log.Fatalf("read all: %v", err)
+			fatalf("read all: %v", err)
 		}
 		if len(evs) == 0 {
 			break
@@ -281,11 +294,11 @@ SELECT gen_random_uuid()::text, g, 'cart.item_added', 1, '%s', '%s' FROM generat
 `, schema, payload, metadata, rows)
 	f, err := os.CreateTemp("", "esbench-*.sql")
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.WriteString(script); err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	f.Close()
 	secs := max(1, int(dur.Seconds()))
@@ -293,11 +306,11 @@ SELECT gen_random_uuid()::text, g, 'cart.item_added', 1, '%s', '%s' FROM generat
 		"-T", strconv.Itoa(secs), url)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		log.Fatalf("pgbench: %v\n%s", err, out)
+		fatalf("pgbench: %v\n%s", err, out)
 	}
 	m := tpsLine.FindSubmatch(out)
 	if m == nil {
-		log.Fatalf("pgbench printed no tps line:\n%s", out)
+		fatalf("pgbench printed no tps line:\n%s", out)
 	}
 	tps, _ := strconv.ParseFloat(string(m[1]), 64)
 	return tps * float64(rows)
