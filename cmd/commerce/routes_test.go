@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/openapi"
 )
 
@@ -254,6 +256,41 @@ func TestCORSFromConfiguration(t *testing.T) {
 		r.ServeHTTP(rec, req)
 		if got := rec.Header().Get("Access-Control-Allow-Origin"); got != want {
 			t.Errorf("preflight from %s: allow-origin %q (status %d), want %q", origin, got, rec.Code, want)
+		}
+	}
+}
+
+// TestCredentialsAreNeverStoredForReplay: an Idempotency-Key on a login
+// must not put the answer, with its tokens, into the event store.
+func TestCredentialsAreNeverStoredForReplay(t *testing.T) {
+	r, ws := testEngine(t, func(c *Config) {
+		c.AdminEmail, c.AdminPassword = "root@example.com", "a long Passw0rd here"
+	})
+	login := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/api/v1/auth/admin/login", strings.NewReader(`{"email":"root@example.com","password":"a long Passw0rd here"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "login-1")
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		return rec
+	}
+	first, second := login(), login()
+	if first.Code != 200 || second.Code != 200 || first.Body.String() == second.Body.String() || second.Header().Get("Idempotent-Replayed") != "" {
+		t.Fatalf("login with a key: %d/%d, replayed %q", first.Code, second.Code, second.Header().Get("Idempotent-Replayed"))
+	}
+	var body struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(first.Body.Bytes(), &body); err != nil || body.RefreshToken == "" {
+		t.Fatalf("login answer: %s", first.Body)
+	}
+	evs, err := ws.api.Runner.Store.ReadAll(t.Context(), eventstore.ReadAllOptions{Limit: eventstore.MaxReadLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if strings.Contains(string(e.Data), body.RefreshToken) || strings.Contains(string(e.Data), "access_token") {
+			t.Fatalf("event %s %s holds a credential", e.StreamID, e.Type)
 		}
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"github.com/commerce-engine/commerce/httpedge"
 )
 
-// MountAuth registers the public account routes: they carry no bearer
-// token, so an Idempotency-Key is scoped to the client address.
+// MountAuth registers the public account routes behind mw. Their answers
+// carry credentials, so they must not go through an idempotency store that
+// keeps answers: a retried registration is a 409, a retried login a new
+// session, both safe.
 func (a *API) MountAuth(r gin.IRouter, idem gin.HandlerFunc) {
 	g := r.Group("/api/v1/auth", idem)
 	g.POST("/register", a.register)
