@@ -1,0 +1,250 @@
+// Package projections turns the event log into read models. Each named
+// projection follows $all from its checkpoint, catches up in batches, then
+// follows live appends. Its read model and its checkpoint live together in a
+// Target that changes both atomically, so an event's effect is applied
+// exactly once even across crashes. A projection that cannot apply an event
+// stops there, keeps its position, reports itself failed with the event and
+// the error, and retries with backoff: it never skips an event.
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/commerce-engine/commerce/eventstore"
+)
+
+// Target is where a projection's read model and checkpoint live. Adapters
+// (memory, PostgreSQL, Redis) implement it.
+type Target interface {
+	// Checkpoint returns the position of the last event applied (0: none).
+	Checkpoint(ctx context.Context) (eventstore.Position, error)
+	// Apply applies events in order and records the position of the last
+	// one as the checkpoint, atomically: all of it happens or none. It must
+	// skip events at or below its checkpoint: an Apply whose success was
+	// lost on the way back (a dropped connection after commit) is retried.
+	Apply(ctx context.Context, events []eventstore.Event) error
+}
+
+// Projection is one named read model and the part of the log it reads.
+type Projection struct {
+	// Name is stable: it names the checkpoint and appears in the admin API.
+	Name   string
+	Filter eventstore.Filter
+	Target Target
+}
+
+// State is where a projection is in its life.
+type State string
+
+// The states a projection reports.
+const (
+	StateStarting   State = "starting"
+	StateCatchingUp State = "catching_up"
+	StateLive       State = "live"
+	StateFailed     State = "failed"
+	StateStopped    State = "stopped"
+)
+
+// Status is what GET /api/v1/admin/projections and `commerce projections
+// status` show of a projection.
+type Status struct {
+	Name     string
+	State    State
+	Position eventstore.Position
+	Head     eventstore.Position
+	// Error and FailedAt describe the event the projection is stuck on.
+	Error    string
+	FailedAt *EventRef
+	// Retries counts consecutive failed attempts at that event.
+	Retries int
+}
+
+// Lag is how many positions the projection is behind the head.
+func (s Status) Lag() int64 { return max(0, int64(s.Head-s.Position)) }
+
+// EventRef names an event without carrying its data.
+type EventRef struct {
+	Position eventstore.Position
+	StreamID string
+	Version  int64
+	Type     string
+}
+
+// Runner runs projections against one store and remembers their status.
+type Runner struct {
+	Store eventstore.Store
+	// Batch is how many events one Apply gets while catching up (default 500).
+	Batch int
+	// Poll is how often a caught-up projection looks for new events
+	// (default 20 ms).
+	Poll time.Duration
+	// MinBackoff and MaxBackoff bound the wait before retrying a failed
+	// event (defaults 100 ms and 30 s).
+	MinBackoff, MaxBackoff time.Duration
+
+	mu       sync.Mutex
+	statuses map[string]*Status
+}
+
+func (r *Runner) defaults() (batch int, poll, minB, maxB time.Duration) {
+	batch, poll, minB, maxB = r.Batch, r.Poll, r.MinBackoff, r.MaxBackoff
+	if batch <= 0 {
+		batch = 500
+	}
+	if poll <= 0 {
+		poll = 20 * time.Millisecond
+	}
+	if minB <= 0 {
+		minB = 100 * time.Millisecond
+	}
+	if maxB < minB {
+		maxB = max(minB, 30*time.Second)
+	}
+	return
+}
+
+// Statuses returns a copy of every projection's status, by name.
+func (r *Runner) Statuses() map[string]Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]Status, len(r.statuses))
+	for k, v := range r.statuses {
+		out[k] = *v
+	}
+	return out
+}
+
+func (r *Runner) update(name string, fn func(*Status)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.statuses == nil {
+		r.statuses = map[string]*Status{}
+	}
+	s, ok := r.statuses[name]
+	if !ok {
+		s = &Status{Name: name}
+		r.statuses[name] = s
+	}
+	fn(s)
+}
+
+// Run follows the log into p until ctx is done, when it returns ctx.Err().
+// Failures to read the store or to apply an event are reported in the
+// status and retried with backoff; Run does not return for them.
+func (r *Runner) Run(ctx context.Context, p Projection) error {
+	if p.Name == "" || p.Target == nil {
+		return errors.New("projections: a projection needs a name and a target")
+	}
+	batch, poll, minB, maxB := r.defaults()
+	r.update(p.Name, func(s *Status) { s.State = StateStarting })
+	defer r.update(p.Name, func(s *Status) { s.State = StateStopped })
+	backoff := minB
+	fail := func(err error, at *EventRef) error {
+		r.update(p.Name, func(s *Status) {
+			s.State, s.Error, s.FailedAt = StateFailed, err.Error(), at
+			s.Retries++
+		})
+		wait := backoff
+		backoff = min(backoff*2, maxB)
+		return sleep(ctx, wait)
+	}
+	pos, err := p.Target.Checkpoint(ctx)
+	for err != nil {
+		if serr := fail(fmt.Errorf("read checkpoint: %w", err), nil); serr != nil {
+			return serr
+		}
+		pos, err = p.Target.Checkpoint(ctx)
+	}
+	r.update(p.Name, func(s *Status) { s.Position = pos })
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		head, herr := r.Store.Head(ctx)
+		evs, err := r.Store.ReadAll(ctx, eventstore.ReadAllOptions{After: pos, Filter: p.Filter, Limit: batch})
+		if err == nil && herr != nil {
+			err = herr
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if serr := fail(fmt.Errorf("read the log: %w", err), nil); serr != nil {
+				return serr
+			}
+			continue
+		}
+		if len(evs) == 0 {
+			r.update(p.Name, func(s *Status) {
+				s.State, s.Head, s.Error, s.FailedAt, s.Retries = StateLive, head, "", nil, 0
+				if s.Head < s.Position {
+					s.Head = s.Position
+				}
+			})
+			backoff = minB
+			if err := sleep(ctx, poll); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.Target.Apply(ctx, evs); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// Find the event that fails: apply the batch one event at a
+			// time, keeping what applies, so the status names the culprit.
+			culprit, ierr := r.isolate(ctx, p.Target, evs)
+			if culprit == nil {
+				// The batch failed but each event applied on its own.
+				pos = evs[len(evs)-1].Position
+				r.update(p.Name, func(s *Status) { s.Position = pos })
+				continue
+			}
+			pos = culprit.Position - 1
+			if cp, cerr := p.Target.Checkpoint(ctx); cerr == nil {
+				pos = cp
+			}
+			r.update(p.Name, func(s *Status) { s.Position = pos })
+			ref := &EventRef{Position: culprit.Position, StreamID: culprit.StreamID, Version: culprit.Version, Type: culprit.Type}
+			if serr := fail(ierr, ref); serr != nil {
+				return serr
+			}
+			continue
+		}
+		pos = evs[len(evs)-1].Position
+		backoff = minB
+		r.update(p.Name, func(s *Status) {
+			s.Position, s.Head, s.Error, s.FailedAt, s.Retries = pos, max(head, pos), "", nil, 0
+			s.State = StateCatchingUp
+			if len(evs) < batch {
+				s.State = StateLive
+			}
+		})
+	}
+}
+
+// isolate applies evs one at a time and returns the first that fails with
+// its error; nil if every event applied.
+func (r *Runner) isolate(ctx context.Context, t Target, evs []eventstore.Event) (*eventstore.Event, error) {
+	for i := range evs {
+		if err := t.Apply(ctx, evs[i:i+1]); err != nil {
+			return &evs[i], err
+		}
+	}
+	return nil, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
