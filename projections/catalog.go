@@ -1,0 +1,275 @@
+package projections
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/commerce-engine/commerce/domain/catalog"
+	"github.com/commerce-engine/commerce/domain/money"
+	"github.com/commerce-engine/commerce/eventstore"
+)
+
+// Product is one product of the catalog read model: what shoppers browse.
+type Product struct {
+	ID          string      `json:"id"`
+	SKU         string      `json:"sku"`
+	Name        string      `json:"name"`
+	Description string      `json:"description"`
+	Category    string      `json:"category"`
+	Price       money.Money `json:"price"`
+	// Available is on hand minus reserved: what can be bought now.
+	Available int64     `json:"available"`
+	ImageURL  string    `json:"image_url"`
+	CreatedAt time.Time `json:"-"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Created is the position of the product's first event, the tie-break
+	// that keeps paging stable.
+	Created eventstore.Position `json:"-"`
+}
+
+// CatalogFilter is the only stream prefix the catalog projection reads.
+var CatalogFilter = eventstore.Filter{StreamPrefix: "product-"}
+
+// ErrUnknownProduct means a catalog event names a product the model never
+// saw created: the log and the model disagree, and the projection stops.
+var ErrUnknownProduct = errors.New("catalog event for a product never created")
+
+// MemoryCatalog is the catalog read model held in memory (the embedded
+// default), rebuilt from the log at start. Readers never see a batch half
+// applied: a batch is applied to copies of the products it touches, which
+// replace the originals together with the checkpoint.
+type MemoryCatalog struct {
+	Codec *eventstore.Codec
+
+	mu       sync.RWMutex
+	pos      eventstore.Position
+	products map[string]Product
+}
+
+// NewMemoryCatalog returns an empty catalog model decoding with codec.
+func NewMemoryCatalog(codec *eventstore.Codec) *MemoryCatalog {
+	return &MemoryCatalog{Codec: codec, products: map[string]Product{}}
+}
+
+// Checkpoint implements Target.
+func (m *MemoryCatalog) Checkpoint(context.Context) (eventstore.Position, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.pos, nil
+}
+
+// Position is the last position applied, for X-Min-Position waits.
+func (m *MemoryCatalog) Position() eventstore.Position {
+	pos, _ := m.Checkpoint(context.Background())
+	return pos
+}
+
+// Apply implements Target.
+func (m *MemoryCatalog) Apply(_ context.Context, evs []eventstore.Event) error {
+	m.mu.RLock()
+	from := m.pos
+	m.mu.RUnlock()
+	touched := map[string]Product{}
+	get := func(id string) (Product, bool) {
+		if p, ok := touched[id]; ok {
+			return p, true
+		}
+		m.mu.RLock()
+		p, ok := m.products[id]
+		m.mu.RUnlock()
+		return p, ok
+	}
+	last := from
+	for _, e := range evs {
+		if e.Position <= from {
+			continue
+		}
+		payload, err := m.Codec.Decode(e)
+		if err != nil {
+			return fmt.Errorf("catalog projection at %d: %w", e.Position, err)
+		}
+		if created, ok := payload.(catalog.ProductCreated); ok {
+			touched[created.ProductID] = Product{
+				ID: created.ProductID, SKU: created.SKU, Name: created.Name, Description: created.Description,
+				Category: created.Category, Price: created.Price, ImageURL: created.ImageURL,
+				CreatedAt: created.At.UTC(), UpdatedAt: created.At.UTC(), Created: e.Position,
+			}
+			last = e.Position
+			continue
+		}
+		id := strings.TrimPrefix(e.StreamID, "product-")
+		p, ok := get(id)
+		if !ok {
+			return fmt.Errorf("catalog projection at %d (%s): %w", e.Position, e.Type, ErrUnknownProduct)
+		}
+		switch ev := payload.(type) {
+		case catalog.ProductUpdated:
+			p.Name, p.Description, p.Category, p.Price, p.ImageURL = ev.Name, ev.Description, ev.Category, ev.Price, ev.ImageURL
+			p.UpdatedAt = ev.At.UTC()
+		case catalog.StockAdjusted:
+			p.Available += ev.Delta
+			p.UpdatedAt = ev.At.UTC()
+		case catalog.StockReserved:
+			p.Available -= ev.Quantity
+		case catalog.ReservationReleased:
+			p.Available += ev.Quantity
+		case catalog.ReservationCommitted:
+			// Reserved units leave on hand: available does not change.
+		}
+		touched[id] = p
+		last = e.Position
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pos != from {
+		return fmt.Errorf("catalog projection: applied concurrently from %d and %d", from, m.pos)
+	}
+	for id, p := range touched {
+		m.products[id] = p
+	}
+	m.pos = last
+	return nil
+}
+
+// Get returns one product.
+func (m *MemoryCatalog) Get(id string) (Product, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	p, ok := m.products[id]
+	return p, ok
+}
+
+// Sort orders of the product list.
+const (
+	SortNewest    = "newest"
+	SortName      = "name"
+	SortPriceAsc  = "price_asc"
+	SortPriceDesc = "price_desc"
+)
+
+// Query selects a page of the product list; zero values select everything.
+type Query struct {
+	Category           string
+	Text               string // matched, case-insensitive, in sku, name and description
+	MinPrice, MaxPrice *int64 // minor units, inclusive
+	Sort               string // newest (default), name, price_asc, price_desc
+	PageSize           int
+	Cursor             string // from the previous page's NextCursor
+}
+
+// ErrBadCursor means a cursor was not made by List (or by this sort).
+var ErrBadCursor = errors.New("invalid cursor")
+
+type cursor struct {
+	Sort string `json:"s"`
+	Key  string `json:"k"`
+	ID   string `json:"i"`
+}
+
+// sortKey orders products for a sort as strings compared byte-wise, so
+// that one keyset cursor works for every order.
+func sortKey(p Product, order string) string {
+	switch order {
+	case SortName:
+		return strings.ToLower(p.Name)
+	case SortPriceAsc:
+		return fmt.Sprintf("%020d", p.Price.Amount+1<<62)
+	case SortPriceDesc:
+		return fmt.Sprintf("%020d", 1<<62-p.Price.Amount)
+	}
+	return fmt.Sprintf("%020d", 1<<62-int64(p.Created))
+}
+
+// List returns one page of products and the cursor of the next page ("" on
+// the last). Paging is by keyset: a product added or changed between two
+// pages never makes another one appear twice or vanish.
+func (m *MemoryCatalog) List(q Query) ([]Product, string, error) {
+	order := q.Sort
+	if order == "" {
+		order = SortNewest
+	}
+	var after *cursor
+	if q.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		var c cursor
+		if err != nil || json.Unmarshal(raw, &c) != nil || c.Sort != order {
+			return nil, "", ErrBadCursor
+		}
+		after = &c
+	}
+	text := strings.ToLower(q.Text)
+	type keyed struct {
+		key string
+		p   Product
+	}
+	var rows []keyed
+	m.mu.RLock()
+	for _, p := range m.products {
+		if q.Category != "" && p.Category != q.Category ||
+			q.MinPrice != nil && p.Price.Amount < *q.MinPrice ||
+			q.MaxPrice != nil && p.Price.Amount > *q.MaxPrice ||
+			text != "" && !strings.Contains(strings.ToLower(p.SKU+"\x00"+p.Name+"\x00"+p.Description), text) {
+			continue
+		}
+		rows = append(rows, keyed{sortKey(p, order), p})
+	}
+	m.mu.RUnlock()
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].key != rows[j].key {
+			return rows[i].key < rows[j].key
+		}
+		return rows[i].p.ID < rows[j].p.ID
+	})
+	start := 0
+	if after != nil {
+		start = sort.Search(len(rows), func(i int) bool {
+			return rows[i].key > after.Key || rows[i].key == after.Key && rows[i].p.ID > after.ID
+		})
+	}
+	size := q.PageSize
+	if size <= 0 {
+		size = 20
+	}
+	end := min(start+size, len(rows))
+	page := make([]Product, 0, end-start)
+	for _, r := range rows[start:end] {
+		page = append(page, r.p)
+	}
+	next := ""
+	if end < len(rows) {
+		b, _ := json.Marshal(cursor{Sort: order, Key: rows[end-1].key, ID: rows[end-1].p.ID})
+		next = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return page, next, nil
+}
+
+// Category is one entry of GET /api/v1/categories.
+type Category struct {
+	Name         string `json:"name"`
+	ProductCount int    `json:"product_count"`
+}
+
+// Categories counts products per category, by name.
+func (m *MemoryCatalog) Categories() []Category {
+	m.mu.RLock()
+	counts := map[string]int{}
+	for _, p := range m.products {
+		if p.Category != "" {
+			counts[p.Category]++
+		}
+	}
+	m.mu.RUnlock()
+	out := make([]Category, 0, len(counts))
+	for name, n := range counts {
+		out = append(out, Category{Name: name, ProductCount: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
