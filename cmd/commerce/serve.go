@@ -120,7 +120,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	handler, err := m.router(store, ws.mount)
+	rs := m.startReadSide(store)
+	defer rs.stop()
+
+	handler, err := m.router(store, ws.mount, rs.mount)
 	if err != nil {
 		return fmt.Errorf("http edge: %w", err)
 	}

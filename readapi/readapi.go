@@ -1,0 +1,150 @@
+// Package readapi is the read side's HTTP API: gin handlers that answer
+// from read models, never from the event store's streams, and honour
+// X-Min-Position so a client can read its own writes.
+package readapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/commerce-engine/commerce/apperr"
+	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/projections"
+)
+
+// HeaderMinPosition asks a read to wait until its model has applied that
+// position.
+const HeaderMinPosition = "X-Min-Position"
+
+// DefaultMaxWait bounds how long a read waits for X-Min-Position.
+const DefaultMaxWait = 5 * time.Second
+
+// API serves the read endpoints from the models.
+type API struct {
+	Catalog *projections.MemoryCatalog
+	// MaxWait overrides DefaultMaxWait (tests).
+	MaxWait time.Duration
+}
+
+// Mount registers the public catalog routes on r.
+func (a *API) Mount(r gin.IRouter) {
+	v1 := r.Group("/api/v1")
+	v1.GET("/products", a.waitFor(a.Catalog.Position), a.listProducts)
+	v1.GET("/products/:id", a.waitFor(a.Catalog.Position), a.getProduct)
+	v1.GET("/categories", a.waitFor(a.Catalog.Position), a.categories)
+}
+
+// errNotCaughtUp is the 503 of a read whose model did not reach the
+// position the client asked for in time.
+type errNotCaughtUp struct{}
+
+func (errNotCaughtUp) Error() string             { return "the read model has not caught up yet" }
+func (errNotCaughtUp) RetryAfter() time.Duration { return time.Second }
+
+// waitFor holds a request until position() reaches X-Min-Position, at most
+// MaxWait; then it answers 503 with Retry-After.
+func (a *API) waitFor(position func() eventstore.Position) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw := c.GetHeader(HeaderMinPosition)
+		if raw == "" {
+			c.Next()
+			return
+		}
+		want, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || want < 0 {
+			httpedge.WriteError(c, apperr.Invalid("invalid "+HeaderMinPosition, apperr.Field(HeaderMinPosition, "must be a position, a whole number >= 0")))
+			c.Abort()
+			return
+		}
+		wait := a.MaxWait
+		if wait <= 0 {
+			wait = DefaultMaxWait
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), wait)
+		defer cancel()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for position() < eventstore.Position(want) {
+			select {
+			case <-ctx.Done():
+				httpedge.WriteError(c, apperr.Unavailable("the read model has not reached position "+raw+" yet", errNotCaughtUp{}))
+				c.Abort()
+				return
+			case <-tick.C:
+			}
+		}
+		c.Next()
+	}
+}
+
+func (a *API) listProducts(c *gin.Context) {
+	q := projections.Query{Category: c.Query("category"), Text: c.Query("q"), Sort: c.Query("sort"), Cursor: c.Query("cursor")}
+	var fields []apperr.FieldError
+	switch q.Sort {
+	case "", projections.SortNewest, projections.SortName, projections.SortPriceAsc, projections.SortPriceDesc:
+	default:
+		fields = append(fields, apperr.Field("sort", "must be price_asc, price_desc, name or newest"))
+	}
+	price := func(name string) *int64 {
+		raw := c.Query(name)
+		if raw == "" {
+			return nil
+		}
+		v, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || v < 0 {
+			fields = append(fields, apperr.Field(name, "must be a whole number of minor units >= 0"))
+			return nil
+		}
+		return &v
+	}
+	q.MinPrice, q.MaxPrice = price("min_price"), price("max_price")
+	if raw := c.Query("page_size"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 100 {
+			fields = append(fields, apperr.Field("page_size", "must be between 1 and 100"))
+		}
+		q.PageSize = n
+	}
+	if len(q.Text) > 200 || len(q.Category) > 100 {
+		fields = append(fields, apperr.Field("q", "q is at most 200 bytes, category 100"))
+	}
+	if len(fields) > 0 {
+		httpedge.WriteError(c, apperr.Invalid("invalid product query", fields...))
+		return
+	}
+	items, next, err := a.Catalog.List(q)
+	if err != nil {
+		httpedge.WriteError(c, apperr.Invalid("invalid product query", apperr.Field("cursor", "is not a cursor of this listing")))
+		return
+	}
+	var nextCursor *string
+	if next != "" {
+		nextCursor = &next
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": nextCursor})
+}
+
+func (a *API) getProduct(c *gin.Context) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	p, ok := a.Catalog.Get(strings.ToLower(id.String()))
+	if !ok {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (a *API) categories(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"items": a.Catalog.Categories()})
+}

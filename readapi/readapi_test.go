@@ -1,0 +1,122 @@
+package readapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/domain/catalog"
+	"github.com/commerce-engine/commerce/domain/money"
+	"github.com/commerce-engine/commerce/eventstore/sqlite"
+	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/projections"
+	"github.com/commerce-engine/commerce/readapi"
+)
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+func TestCatalogEndpoints(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
+	model := projections.NewMemoryCatalog(r.Codec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = (&projections.Runner{Store: s, Poll: 2 * time.Millisecond}).Run(ctx, projections.Projection{Name: "catalog", Filter: projections.CatalogFilter, Target: model})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	engine, err := httpedge.New(httpedge.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&readapi.API{Catalog: model, MaxWait: 300 * time.Millisecond}).Mount(engine)
+	get := func(path string, header ...string) (*httptest.ResponseRecorder, map[string]any) {
+		t.Helper()
+		req := httptest.NewRequest("GET", path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		rec := httptest.NewRecorder()
+		engine.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
+	}
+	create := func(name, category string, price int64) (string, int64) {
+		id := uuid.NewString()
+		res, err := commands.Handle(context.Background(), r, commands.Product, commands.ProductStream(id), catalog.CreateProduct{
+			ProductID: id, SKU: "SKU-" + name, Name: name, Category: category, Price: money.Money{Amount: price, Currency: "EUR"}, At: time.Now(),
+		}, commands.Metadata{CommandID: uuid.NewString()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, int64(res.Position)
+	}
+	mug, _ := create("Mug", "kitchen", 1299)
+	_, _ = create("Cap", "clothes", 999)
+	_, last := create("Apron", "kitchen", 2500)
+
+	// Read your own write: wait for the position the write answered.
+	rec, body := get("/api/v1/products?category=kitchen&sort=price_asc", readapi.HeaderMinPosition, strconv.FormatInt(last, 10))
+	if rec.Code != 200 {
+		t.Fatalf("list: %d %s", rec.Code, rec.Body)
+	}
+	items := body["items"].([]any)
+	if len(items) != 2 || items[0].(map[string]any)["name"] != "Mug" || body["next_cursor"] != nil {
+		t.Fatalf("list = %s", rec.Body)
+	}
+	rec, body = get("/api/v1/products?page_size=1&sort=name")
+	if rec.Code != 200 || len(body["items"].([]any)) != 1 || body["next_cursor"] == nil {
+		t.Fatalf("first page = %s", rec.Body)
+	}
+	rec, body = get("/api/v1/products?page_size=1&sort=name&cursor=" + body["next_cursor"].(string))
+	if rec.Code != 200 || body["items"].([]any)[0].(map[string]any)["name"] != "Cap" {
+		t.Fatalf("second page = %s", rec.Body)
+	}
+	rec, body = get("/api/v1/products/" + mug)
+	if rec.Code != 200 || body["sku"] != "SKU-Mug" || body["available"] != 0.0 {
+		t.Fatalf("product = %d %s", rec.Code, rec.Body)
+	}
+	rec, body = get("/api/v1/categories")
+	if rec.Code != 200 || len(body["items"].([]any)) != 2 {
+		t.Fatalf("categories = %s", rec.Body)
+	}
+	for path, status := range map[string]int{
+		"/api/v1/products/" + uuid.NewString():           404,
+		"/api/v1/products/not-an-id":                     404,
+		"/api/v1/products?sort=cheapest":                 400,
+		"/api/v1/products?min_price=-1":                  400,
+		"/api/v1/products?max_price=ten":                 400,
+		"/api/v1/products?page_size=0":                   400,
+		"/api/v1/products?page_size=1000":                400,
+		"/api/v1/products?cursor=junk":                   400,
+		"/api/v1/products?q=" + strings.Repeat("q", 201): 400,
+	} {
+		if rec, _ := get(path); rec.Code != status || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
+			t.Errorf("GET %s: %d %s, want %d problem", path, rec.Code, rec.Body, status)
+		}
+	}
+	if rec, _ := get("/api/v1/products", readapi.HeaderMinPosition, "x"); rec.Code != 400 {
+		t.Errorf("bad X-Min-Position: %d", rec.Code)
+	}
+	rec, _ = get("/api/v1/products", readapi.HeaderMinPosition, strconv.FormatInt(last+1000, 10))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("a position the model never reaches: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
