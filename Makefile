@@ -28,7 +28,7 @@ test:
 
 ## race: the race detector on the concurrent packages (needs gcc, unlike `make test`)
 race:
-	go test -race -short ./eventstore/... ./commands/... ./projections/... ./httpedge/... ./auth/... ./cmd/...
+	go test -race -short ./eventstore/... ./commands/... ./projections/... ./readapi/... ./httpedge/... ./auth/... ./cmd/...
 
 FUZZTIME ?= 5s
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/commerce-engine/commerce/apperr"
+	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/projections"
@@ -29,16 +30,36 @@ const DefaultMaxWait = 5 * time.Second
 // API serves the read endpoints from the models.
 type API struct {
 	Catalog *projections.MemoryCatalog
+	Carts   *projections.MemoryCarts
 	// MaxWait overrides DefaultMaxWait (tests).
 	MaxWait time.Duration
 }
 
-// Mount registers the public catalog routes on r.
-func (a *API) Mount(r gin.IRouter) {
+// Mount registers the public catalog routes on r, and the caller's own
+// cart behind authn.
+func (a *API) Mount(r gin.IRouter, authn gin.HandlerFunc) {
 	v1 := r.Group("/api/v1")
 	v1.GET("/products", a.waitFor(a.Catalog.Position), a.listProducts)
 	v1.GET("/products/:id", a.waitFor(a.Catalog.Position), a.getProduct)
 	v1.GET("/categories", a.waitFor(a.Catalog.Position), a.categories)
+	if a.Carts != nil {
+		v1.GET("/cart", authn, a.waitFor(a.Carts.Position), a.cart(false))
+		v1.GET("/cart/summary", authn, a.waitFor(a.Carts.Position), a.cart(true))
+	}
+}
+
+// cart answers the caller's own cart: the cart stream is the user's id, so
+// no other cart can be named.
+func (a *API) cart(summary bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		claims, _ := auth.ClaimsFrom(c)
+		v, err := projections.RenderCart(a.Carts.Get(claims.UserID), a.Catalog.Get, summary)
+		if err != nil {
+			httpedge.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+	}
 }
 
 // errNotCaughtUp is the 503 of a read whose model did not reach the

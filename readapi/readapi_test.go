@@ -14,7 +14,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/domain/cart"
 	"github.com/commerce-engine/commerce/domain/catalog"
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
@@ -45,7 +47,7 @@ func TestCatalogEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&readapi.API{Catalog: model, MaxWait: 300 * time.Millisecond}).Mount(engine)
+	(&readapi.API{Catalog: model, MaxWait: 300 * time.Millisecond}).Mount(engine, nil)
 	get := func(path string, header ...string) (*httptest.ResponseRecorder, map[string]any) {
 		t.Helper()
 		req := httptest.NewRequest("GET", path, nil)
@@ -118,5 +120,76 @@ func TestCatalogEndpoints(t *testing.T) {
 	rec, _ = get("/api/v1/products", readapi.HeaderMinPosition, strconv.FormatInt(last+1000, 10))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
 		t.Errorf("a position the model never reaches: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+func TestCartEndpointsServeOnlyTheCallersCart(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
+	catalogModel, carts := projections.NewMemoryCatalog(r.Codec), projections.NewMemoryCarts(r.Codec)
+	ctx, cancel := context.WithCancel(context.Background())
+	runner := &projections.Runner{Store: s, Poll: 2 * time.Millisecond}
+	done := make(chan struct{}, 2)
+	for _, p := range []projections.Projection{
+		{Name: "catalog", Filter: projections.CatalogFilter, Target: catalogModel},
+		{Name: "carts", Filter: projections.CartFilter, Target: carts},
+	} {
+		go func() { _ = runner.Run(ctx, p); done <- struct{}{} }()
+	}
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	tokens, err := auth.NewTokens(auth.TokensConfig{Secret: []byte(strings.Repeat("r", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, _ := httpedge.New(httpedge.Config{})
+	(&readapi.API{Catalog: catalogModel, Carts: carts}).Mount(engine, auth.Authenticate(tokens))
+
+	product := uuid.NewString()
+	for _, cmd := range []any{
+		catalog.CreateProduct{ProductID: product, SKU: "MUG-1", Name: "Mug", Price: money.Money{Amount: 1299, Currency: "EUR"}, At: time.Now()},
+		catalog.AdjustStock{ProductID: product, Delta: 2, At: time.Now()},
+	} {
+		if _, err := commands.Handle(context.Background(), r, commands.Product, commands.ProductStream(product), cmd, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice, bob := uuid.NewString(), uuid.NewString()
+	res, err := commands.AddToCart(context.Background(), r, cart.AddItem{CartID: alice, CustomerID: alice, ProductID: product, Quantity: 2, At: time.Now()}, commands.Metadata{CommandID: uuid.NewString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path, user string) (*httptest.ResponseRecorder, map[string]any) {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set(readapi.HeaderMinPosition, strconv.FormatInt(int64(res.Position), 10))
+		if user != "" {
+			tok, _, _ := tokens.Issue(user, auth.Shopper)
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		rec := httptest.NewRecorder()
+		engine.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
+	}
+	rec, body := get("/api/v1/cart", alice)
+	if rec.Code != 200 || body["item_count"] != 2.0 || body["items"].([]any)[0].(map[string]any)["sku"] != "MUG-1" || body["all_available"] != nil {
+		t.Fatalf("alice's cart: %d %s", rec.Code, rec.Body)
+	}
+	rec, body = get("/api/v1/cart", bob)
+	if rec.Code != 200 || body["item_count"] != 0.0 || len(body["items"].([]any)) != 0 {
+		t.Fatalf("bob's cart: %d %s", rec.Code, rec.Body)
+	}
+	rec, body = get("/api/v1/cart/summary", alice)
+	line := body["items"].([]any)[0].(map[string]any)
+	if rec.Code != 200 || body["all_available"] != true || line["available"] != 2.0 {
+		t.Fatalf("summary: %d %s", rec.Code, rec.Body)
+	}
+	if rec, _ := get("/api/v1/cart", ""); rec.Code != 401 {
+		t.Fatalf("anonymous cart: %d", rec.Code)
 	}
 }

@@ -28,20 +28,29 @@ type readSide struct {
 func (m *Main) startReadSide(store eventstore.Store) *readSide {
 	ctx, cancel := context.WithCancel(context.Background())
 	rs := &readSide{runner: &projections.Runner{Store: store}, cancel: cancel}
-	catalog := projections.NewMemoryCatalog(commands.NewCodec())
-	rs.api = &readapi.API{Catalog: catalog}
-	rs.wg.Add(1)
-	go func() {
-		defer rs.wg.Done()
-		err := rs.runner.Run(ctx, projections.Projection{Name: "catalog", Filter: projections.CatalogFilter, Target: catalog})
-		if err != nil && !errors.Is(err, context.Canceled) {
-			m.log.Error("catalog projection stopped", "error", err)
-		}
-	}()
+	codec := commands.NewCodec()
+	catalog := projections.NewMemoryCatalog(codec)
+	carts := projections.NewMemoryCarts(codec)
+	rs.api = &readapi.API{Catalog: catalog, Carts: carts}
+	for _, p := range []projections.Projection{
+		{Name: "catalog", Filter: projections.CatalogFilter, Target: catalog},
+		{Name: "carts", Filter: projections.CartFilter, Target: carts},
+	} {
+		rs.wg.Add(1)
+		go func() {
+			defer rs.wg.Done()
+			if err := rs.runner.Run(ctx, p); err != nil && !errors.Is(err, context.Canceled) {
+				m.log.Error("projection stopped", "projection", p.Name, "error", err)
+			}
+		}()
+	}
 	return rs
 }
 
-func (rs *readSide) mount(r gin.IRouter) { rs.api.Mount(r) }
+// mount registers the read routes; authn guards the caller's own ones.
+func (rs *readSide) mount(authn gin.HandlerFunc) func(gin.IRouter) {
+	return func(r gin.IRouter) { rs.api.Mount(r, authn) }
+}
 
 // stop ends the projections and waits for them.
 func (rs *readSide) stop() {

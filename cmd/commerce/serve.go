@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
@@ -123,7 +124,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	rs := m.startReadSide(store)
 	defer rs.stop()
 
-	handler, err := m.router(store, ws.mount, rs.mount)
+	handler, err := m.router(store, ws.mount, rs.mount(auth.Authenticate(ws.tokens)))
 	if err != nil {
 		return fmt.Errorf("http edge: %w", err)
 	}

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"sort"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -12,54 +11,26 @@ import (
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/domain/cart"
-	"github.com/commerce-engine/commerce/domain/money"
+	"github.com/commerce-engine/commerce/projections"
 	"github.com/commerce-engine/commerce/httpedge"
 )
 
-// cartLineView and cartView are the cart resource of API.md.
-type cartLineView struct {
-	ProductID string      `json:"product_id"`
-	SKU       string      `json:"sku"`
-	Name      string      `json:"name"`
-	Quantity  int64       `json:"quantity"`
-	UnitPrice money.Money `json:"unit_price"`
-	LineTotal money.Money `json:"line_total"`
-}
-
-type cartView struct {
-	Items     []cartLineView `json:"items"`
-	ItemCount int64          `json:"item_count"`
-	Subtotal  money.Money    `json:"subtotal"`
-	Total     money.Money    `json:"total"`
-}
-
-// viewCart renders a cart with each line's product sku and name, lines in
-// the order they were added.
-func (a *API) viewCart(ctx context.Context, s cart.State) (cartView, error) {
-	v := cartView{Items: []cartLineView{}}
-	cur := s.Currency()
-	if cur == "" {
-		cur = "EUR"
-	}
-	v.Subtotal = money.Money{Currency: cur}
-	for _, id := range lineOrder(s) {
-		l := s.Lines[id]
+// viewCart renders a cart with each line's product sku and name, from this
+// process's cached product states (at most commands.PeekMaxAge old).
+func (a *API) viewCart(ctx context.Context, s cart.State) (projections.CartView, error) {
+	var lookupErr error
+	v, err := projections.RenderCart(s, func(id string) (projections.Product, bool) {
 		p, _, err := commands.Peek(ctx, a.Runner, commands.Product, commands.ProductStream(id))
 		if err != nil {
-			return cartView{}, err
+			lookupErr = err
+			return projections.Product{}, false
 		}
-		total, err := l.UnitPrice.Mul(l.Quantity)
-		if err != nil {
-			return cartView{}, err
-		}
-		v.Items = append(v.Items, cartLineView{ProductID: id, SKU: p.SKU, Name: p.Name, Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: total})
-		v.ItemCount += l.Quantity
-		if v.Subtotal, err = v.Subtotal.Add(total); err != nil {
-			return cartView{}, err
-		}
+		return projections.Product{ID: id, SKU: p.SKU, Name: p.Name, Available: p.Available()}, p.Exists
+	}, false)
+	if lookupErr != nil {
+		return projections.CartView{}, lookupErr
 	}
-	v.Total = v.Subtotal
-	return v, nil
+	return v, err
 }
 
 type addItemRequest struct {
@@ -143,22 +114,6 @@ func (a *API) answerCart(c *gin.Context, res commands.Result[cart.State], err er
 		return
 	}
 	answer(c, http.StatusOK, res.Position, v)
-}
-
-// lineOrder lists a cart's products in the order they were added.
-func lineOrder(s cart.State) []string {
-	ids := make([]string, 0, len(s.Lines))
-	for id := range s.Lines {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool {
-		a, b := s.Lines[ids[i]], s.Lines[ids[j]]
-		if !a.AddedAt.Equal(b.AddedAt) {
-			return a.AddedAt.Before(b.AddedAt)
-		}
-		return ids[i] < ids[j]
-	})
-	return ids
 }
 
 func isUUID(s string) bool {
