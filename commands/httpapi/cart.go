@@ -11,8 +11,8 @@ import (
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/domain/cart"
-	"github.com/commerce-engine/commerce/projections"
 	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/projections"
 )
 
 // viewCart renders a cart with each line's product sku and name, from this
