@@ -31,6 +31,8 @@ const DefaultMaxWait = 5 * time.Second
 type API struct {
 	Catalog *projections.MemoryCatalog
 	Carts   *projections.MemoryCarts
+	// Projections reports the status of every projection of this process.
+	Projections *projections.Runner
 	// MaxWait overrides DefaultMaxWait (tests).
 	MaxWait time.Duration
 }

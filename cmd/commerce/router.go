@@ -36,6 +36,7 @@ func (m *Main) router(store pingStore, mounts ...func(gin.IRouter)) (*gin.Engine
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
 	)
+	reg.MustRegister(m.collectors...)
 	r, err := httpedge.New(httpedge.Config{
 		Log:         m.log,
 		Metrics:     httpedge.NewMetrics(reg),

@@ -30,7 +30,6 @@ var pendingRoutes = map[string]string{
 	"GET /api/v1/admin/orders/:id/timeline":        "issue 4 (read side)",
 	"GET /api/v1/admin/orders/:id/state":           "issue 4 (read side)",
 	"GET /api/v1/admin/streams/:stream_id/events":  "issue 4 (read side)",
-	"GET /api/v1/admin/projections":                "issue 4 (read side)",
 	"POST /api/v1/admin/projections/:name/rebuild": "issue 4 (read side)",
 	"GET /api/v1/analytics/sales":                  "issue 4 (read side)",
 	"GET /api/v1/analytics/top-products":           "issue 4 (read side)",
@@ -64,6 +63,7 @@ func testEngine(t *testing.T, tweak ...func(*Config)) (*gin.Engine, *writeSide) 
 	t.Cleanup(func() { _ = ws.close() })
 	rs := m.startReadSide(store)
 	t.Cleanup(rs.stop)
+	m.collectors = append(m.collectors, newLagCollector(rs.runner))
 	r, err := m.router(store, ws.mount, rs.mount(auth.Authenticate(ws.tokens)))
 	if err != nil {
 		t.Fatal(err)
@@ -288,6 +288,54 @@ func TestCredentialsAreNeverStoredForReplay(t *testing.T) {
 	for _, e := range evs {
 		if strings.Contains(string(e.Data), body.RefreshToken) || strings.Contains(string(e.Data), "access_token") {
 			t.Fatalf("event %s %s holds a credential", e.StreamID, e.Type)
+		}
+	}
+}
+
+func TestProjectionStatusAndLagMetrics(t *testing.T) {
+	r, ws := testEngine(t)
+	admin, _, err := ws.tokens.Issue(uuid.NewString(), auth.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		return rec
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rec := get("/api/v1/admin/projections", admin)
+		var body struct {
+			Items []struct {
+				Name   string `json:"name"`
+				Status string `json:"status"`
+				Lag    int64  `json:"lag"`
+			} `json:"items"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		live := 0
+		for _, it := range body.Items {
+			if it.Status == "live" && it.Lag == 0 {
+				live++
+			}
+		}
+		if rec.Code == 200 && len(body.Items) == 2 && live == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("projections never both live: %d %s", rec.Code, rec.Body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	metrics := get("/metrics", "").Body.String()
+	for _, want := range []string{`commerce_projection_lag_events{projection="catalog"} 0`, `commerce_projection_failed{projection="carts"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 }

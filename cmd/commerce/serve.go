@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/eventstore"
@@ -33,6 +34,8 @@ type Main struct {
 	log    *slog.Logger
 	routes []func(gin.IRouter)
 	schema string // PostgreSQL schema of the event store; tests use their own
+	// collectors are registered on /metrics besides the standard ones.
+	collectors []prometheus.Collector
 
 	ready chan struct{} // closed once Addr and Store are valid
 	done  chan struct{} // closed when Run has returned
@@ -123,6 +126,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	rs := m.startReadSide(store)
 	defer rs.stop()
+	m.collectors = append(m.collectors, newLagCollector(rs.runner))
 
 	handler, err := m.router(store, ws.mount, rs.mount(auth.Authenticate(ws.tokens)))
 	if err != nil {
