@@ -25,6 +25,10 @@ type projectionView struct {
 func (a *API) MountAdmin(r gin.IRouter, authn, admin gin.HandlerFunc) {
 	g := r.Group("/api/v1/admin", authn, admin)
 	g.GET("/projections", a.projections)
+	if a.Store != nil {
+		g.GET("/streams/:stream_id/events", a.streamEvents)
+		g.GET("/orders/:id/state", a.orderState)
+	}
 }
 
 func (a *API) projections(c *gin.Context) {

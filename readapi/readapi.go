@@ -33,6 +33,10 @@ type API struct {
 	Carts   *projections.MemoryCarts
 	// Projections reports the status of every projection of this process.
 	Projections *projections.Runner
+	// Store and Codec serve the admin's raw stream browser and the replay
+	// of an order to a past position.
+	Store eventstore.Store
+	Codec *eventstore.Codec
 	// MaxWait overrides DefaultMaxWait (tests).
 	MaxWait time.Duration
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/cart"
 	"github.com/commerce-engine/commerce/domain/catalog"
 	"github.com/commerce-engine/commerce/domain/money"
+	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/projections"
@@ -191,5 +192,67 @@ func TestCartEndpointsServeOnlyTheCallersCart(t *testing.T) {
 	}
 	if rec, _ := get("/api/v1/cart", ""); rec.Code != 401 {
 		t.Fatalf("anonymous cart: %d", rec.Code)
+	}
+}
+
+func TestStreamBrowserAndOrderStateAtAPosition(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
+	engine, _ := httpedge.New(httpedge.Config{})
+	pass := func(c *gin.Context) { c.Next() }
+	(&readapi.API{Store: s, Codec: r.Codec}).MountAdmin(engine, pass, pass)
+
+	id, customer := uuid.NewString(), uuid.NewString()
+	eur := func(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
+	placed, err := commands.Handle(context.Background(), r, commands.Order, commands.OrderStream(id), order.Place{
+		OrderID: id, CustomerID: customer, CheckoutID: uuid.NewString(), PaymentID: "pi_1",
+		Lines: []order.PlaceLine{{ProductID: uuid.NewString(), Quantity: 1, UnitPrice: eur(700)}}, Paid: eur(700), At: time.Now(),
+	}, commands.Metadata{CommandID: uuid.NewString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := commands.Handle(context.Background(), r, commands.Order, commands.OrderStream(id),
+		order.Ship{OrderID: id, Carrier: "DHL", TrackingNumber: "T1", At: time.Now()}, commands.Metadata{CommandID: uuid.NewString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (*httptest.ResponseRecorder, map[string]any) {
+		rec := httptest.NewRecorder()
+		engine.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
+	}
+	state := "/api/v1/admin/orders/" + id + "/state?at_position="
+	if rec, body := get(state + strconv.FormatInt(int64(placed.Position), 10)); rec.Code != 200 || body["status"] != "placed" || body["user_id"] != customer {
+		t.Fatalf("state at placement: %d %s", rec.Code, rec.Body)
+	}
+	if rec, body := get(state + strconv.FormatInt(int64(shipped.Position), 10)); rec.Code != 200 || body["status"] != "shipped" || body["carrier"] != "DHL" {
+		t.Fatalf("state after shipping: %d %s", rec.Code, rec.Body)
+	}
+	if rec, _ := get(state + strconv.FormatInt(int64(placed.Position)-1, 10)); rec.Code != 404 {
+		t.Fatalf("state before the order existed: %d", rec.Code)
+	}
+	if rec, _ := get("/api/v1/admin/orders/" + id + "/state"); rec.Code != 400 {
+		t.Fatalf("state without a position: %d", rec.Code)
+	}
+	rec, body := get("/api/v1/admin/streams/order-" + id + "/events?from_version=2")
+	evs := body["events"].([]any)
+	if rec.Code != 200 || len(evs) != 1 || evs[0].(map[string]any)["type"] != "order.shipped" || evs[0].(map[string]any)["version"] != 2.0 {
+		t.Fatalf("stream browser: %d %s", rec.Code, rec.Body)
+	}
+	for path, status := range map[string]int{
+		"/api/v1/admin/streams/order-" + id + "/events?from_version=0": 400,
+		"/api/v1/admin/streams/order-" + id + "/events?limit=5000":     400,
+		"/api/v1/admin/streams/no-such-stream/events":                  200,
+	} {
+		if rec, _ := get(path); rec.Code != status {
+			t.Errorf("GET %s: %d, want %d", path, rec.Code, status)
+		}
 	}
 }

@@ -33,7 +33,7 @@ func (m *Main) startReadSide(store eventstore.Store) *readSide {
 	codec := commands.NewCodec()
 	catalog := projections.NewMemoryCatalog(codec)
 	carts := projections.NewMemoryCarts(codec)
-	rs.api = &readapi.API{Catalog: catalog, Carts: carts, Projections: rs.runner}
+	rs.api = &readapi.API{Catalog: catalog, Carts: carts, Projections: rs.runner, Store: store, Codec: codec}
 	for _, p := range []projections.Projection{
 		{Name: "catalog", Filter: projections.CatalogFilter, Target: catalog},
 		{Name: "carts", Filter: projections.CartFilter, Target: carts},

@@ -28,8 +28,6 @@ var pendingRoutes = map[string]string{
 	"GET /api/v1/orders/user/:userId":              "issue 4 (read side)",
 	"GET /api/v1/orders/:id":                       "issue 4 (read side)",
 	"GET /api/v1/admin/orders/:id/timeline":        "issue 4 (read side)",
-	"GET /api/v1/admin/orders/:id/state":           "issue 4 (read side)",
-	"GET /api/v1/admin/streams/:stream_id/events":  "issue 4 (read side)",
 	"POST /api/v1/admin/projections/:name/rebuild": "issue 4 (read side)",
 	"GET /api/v1/analytics/sales":                  "issue 4 (read side)",
 	"GET /api/v1/analytics/top-products":           "issue 4 (read side)",

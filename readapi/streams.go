@@ -1,0 +1,130 @@
+package readapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/commerce-engine/commerce/apperr"
+	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/domain/order"
+	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/httpedge"
+)
+
+// eventView is the event resource of the admin API.
+type eventView struct {
+	Position      int64           `json:"position"`
+	StreamID      string          `json:"stream_id"`
+	Version       int64           `json:"version"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schema_version"`
+	RecordedAt    time.Time       `json:"recorded_at"`
+	Data          json.RawMessage `json:"data"`
+	Metadata      json.RawMessage `json:"metadata"`
+}
+
+func viewEvent(e eventstore.Event) eventView {
+	return eventView{Position: int64(e.Position), StreamID: e.StreamID, Version: e.Version, Type: e.Type,
+		SchemaVersion: e.SchemaVersion, RecordedAt: e.RecordedAt, Data: e.Data, Metadata: e.Metadata}
+}
+
+// streamEvents is the raw stream browser: any stream's events from a
+// version, straight from the event store (admins only).
+func (a *API) streamEvents(c *gin.Context) {
+	stream := c.Param("stream_id")
+	if err := eventstore.ValidateStreamID(stream); err != nil {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	var fields []apperr.FieldError
+	from, limit := int64(1), 100
+	if raw := c.Query("from_version"); raw != "" {
+		v, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || v < 1 {
+			fields = append(fields, apperr.Field("from_version", "must be a version >= 1"))
+		}
+		from = v
+	}
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 1000 {
+			fields = append(fields, apperr.Field("limit", "must be between 1 and 1000"))
+		}
+		limit = n
+	}
+	if len(fields) > 0 {
+		httpedge.WriteError(c, apperr.Invalid("invalid stream query", fields...))
+		return
+	}
+	evs, err := a.Store.ReadStream(c.Request.Context(), stream, eventstore.ReadStreamOptions{From: from, Limit: limit})
+	if err != nil {
+		httpedge.WriteError(c, err)
+		return
+	}
+	out := make([]eventView, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, viewEvent(e))
+	}
+	c.JSON(http.StatusOK, gin.H{"events": out})
+}
+
+// orderStateView is an order as it was at a past position.
+type orderStateView struct {
+	ID             string `json:"id"`
+	UserID         string `json:"user_id"`
+	Status         string `json:"status"`
+	PaymentID      string `json:"payment_id"`
+	Carrier        string `json:"carrier,omitempty"`
+	TrackingNumber string `json:"tracking_number,omitempty"`
+	AtPosition     int64  `json:"at_position"`
+	Version        int64  `json:"version"`
+}
+
+var orderStatusNames = map[order.Status]string{
+	order.StatusPlaced: "placed", order.StatusProcessing: "processing", order.StatusShipped: "shipped",
+	order.StatusDelivered: "delivered", order.StatusCancelled: "cancelled", order.StatusRefunded: "refunded",
+}
+
+// orderState replays the order's stream up to at_position and answers the
+// order as it was then; an order that did not exist yet is a 404.
+func (a *API) orderState(c *gin.Context) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	at, err := strconv.ParseInt(c.Query("at_position"), 10, 64)
+	if err != nil || at < 0 {
+		httpedge.WriteError(c, apperr.Invalid("invalid state query", apperr.Field("at_position", "is required, a position >= 0")))
+		return
+	}
+	evs, err := a.Store.ReadStream(c.Request.Context(), commands.OrderStream(id.String()), eventstore.ReadStreamOptions{Limit: eventstore.MaxReadLimit})
+	if err != nil {
+		httpedge.WriteError(c, err)
+		return
+	}
+	state, version := commands.Order.Initial, int64(0)
+	for _, e := range evs {
+		if e.Position > eventstore.Position(at) {
+			break
+		}
+		p, err := a.Codec.Decode(e)
+		if err != nil {
+			httpedge.WriteError(c, apperr.Internal(errors.Join(errors.New("decode order event"), err)))
+			return
+		}
+		state, version = commands.Order.Evolve(state, p), e.Version
+	}
+	if version == 0 {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	c.JSON(http.StatusOK, orderStateView{ID: id.String(), UserID: state.CustomerID, Status: orderStatusNames[state.Status],
+		PaymentID: state.PaymentID, Carrier: state.Carrier, TrackingNumber: state.TrackingNumber, AtPosition: at, Version: version})
+}
