@@ -31,6 +31,7 @@ const DefaultMaxWait = 5 * time.Second
 type API struct {
 	Catalog *projections.MemoryCatalog
 	Carts   *projections.MemoryCarts
+	Orders  *projections.MemoryOrders
 	// Projections reports the status of every projection of this process.
 	Projections *projections.Runner
 	// Store and Codec serve the admin's raw stream browser and the replay
@@ -48,6 +49,9 @@ func (a *API) Mount(r gin.IRouter, authn gin.HandlerFunc) {
 	v1.GET("/products", a.waitFor(a.Catalog.Position), a.listProducts)
 	v1.GET("/products/:id", a.waitFor(a.Catalog.Position), a.getProduct)
 	v1.GET("/categories", a.waitFor(a.Catalog.Position), a.categories)
+	if a.Orders != nil {
+		a.mountOrders(v1, authn)
+	}
 	if a.Carts != nil {
 		v1.GET("/cart", authn, a.waitFor(a.Carts.Position), a.cart(false))
 		v1.GET("/cart/summary", authn, a.waitFor(a.Carts.Position), a.cart(true))

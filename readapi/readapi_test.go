@@ -3,6 +3,7 @@ package readapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -254,5 +255,74 @@ func TestStreamBrowserAndOrderStateAtAPosition(t *testing.T) {
 		if rec, _ := get(path); rec.Code != status {
 			t.Errorf("GET %s: %d, want %d", path, rec.Code, status)
 		}
+	}
+}
+
+func TestOrdersAreTheirOwnersOnly(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
+	orders := projections.NewMemoryOrders(r.Codec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = (&projections.Runner{Store: s, Poll: 2 * time.Millisecond}).Run(ctx, projections.Projection{Name: "orders", Filter: projections.OrderFilter, Target: orders})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	tokens, _ := auth.NewTokens(auth.TokensConfig{Secret: []byte(strings.Repeat("o", 32))})
+	engine, _ := httpedge.New(httpedge.Config{})
+	(&readapi.API{Catalog: projections.NewMemoryCatalog(r.Codec), Orders: orders}).Mount(engine, auth.Authenticate(tokens))
+
+	alice, bob := uuid.NewString(), uuid.NewString()
+	eur := func(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
+	var ids []string
+	var last int64
+	for i := range 2 {
+		id := uuid.NewString()
+		ids = append(ids, id)
+		res, err := commands.Handle(context.Background(), r, commands.Order, commands.OrderStream(id), order.Place{
+			OrderID: id, CustomerID: alice, CheckoutID: uuid.NewString(), PaymentID: fmt.Sprint("pi_", i),
+			Lines: []order.PlaceLine{{ProductID: uuid.NewString(), Quantity: 1, UnitPrice: eur(100)}}, Paid: eur(100), At: time.Now(),
+		}, commands.Metadata{CommandID: uuid.NewString()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = int64(res.Position)
+	}
+	get := func(path, user string, role auth.Role) (*httptest.ResponseRecorder, map[string]any) {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set(readapi.HeaderMinPosition, strconv.FormatInt(last, 10))
+		tok, _, _ := tokens.Issue(user, role)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		engine.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
+	}
+	rec, body := get("/api/v1/orders/user/"+alice, alice, auth.Shopper)
+	items := body["items"].([]any)
+	if rec.Code != 200 || len(items) != 2 || items[0].(map[string]any)["id"] != ids[1] {
+		t.Fatalf("alice's history (newest first): %d %s", rec.Code, rec.Body)
+	}
+	if rec, body := get("/api/v1/orders/"+ids[0], alice, auth.Shopper); rec.Code != 200 || body["status"] != "placed" {
+		t.Fatalf("alice's order: %d %s", rec.Code, rec.Body)
+	}
+	if rec, _ := get("/api/v1/orders/"+ids[0], bob, auth.Shopper); rec.Code != 404 {
+		t.Fatalf("bob reading alice's order: %d, want 404", rec.Code)
+	}
+	if rec, _ := get("/api/v1/orders/user/"+alice, bob, auth.Shopper); rec.Code != 404 {
+		t.Fatalf("bob reading alice's history: %d, want 404", rec.Code)
+	}
+	if rec, body := get("/api/v1/orders/user/"+alice, bob, auth.Admin); rec.Code != 200 || len(body["items"].([]any)) != 2 {
+		t.Fatalf("an admin reading alice's history: %d %s", rec.Code, rec.Body)
+	}
+	if rec, _ := get("/api/v1/orders/"+uuid.NewString(), alice, auth.Shopper); rec.Code != 404 {
+		t.Fatalf("an unknown order: %d", rec.Code)
 	}
 }

@@ -33,10 +33,12 @@ func (m *Main) startReadSide(store eventstore.Store) *readSide {
 	codec := commands.NewCodec()
 	catalog := projections.NewMemoryCatalog(codec)
 	carts := projections.NewMemoryCarts(codec)
-	rs.api = &readapi.API{Catalog: catalog, Carts: carts, Projections: rs.runner, Store: store, Codec: codec}
+	orders := projections.NewMemoryOrders(codec)
+	rs.api = &readapi.API{Catalog: catalog, Carts: carts, Orders: orders, Projections: rs.runner, Store: store, Codec: codec}
 	for _, p := range []projections.Projection{
 		{Name: "catalog", Filter: projections.CatalogFilter, Target: catalog},
 		{Name: "carts", Filter: projections.CartFilter, Target: carts},
+		{Name: "orders", Filter: projections.OrderFilter, Target: orders},
 	} {
 		rs.wg.Add(1)
 		go func() {

@@ -1,0 +1,46 @@
+package readapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/commerce-engine/commerce/apperr"
+	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/httpedge"
+)
+
+// mountOrders registers the order reads: a shopper sees only their own
+// orders, an admin anyone's. Another shopper's order is a 404, like one
+// that does not exist, so order ids cannot be probed.
+func (a *API) mountOrders(v1 gin.IRouter, authn gin.HandlerFunc) {
+	v1.GET("/orders/user/:userId", authn, a.waitFor(a.Orders.Position), a.ordersOfUser)
+	v1.GET("/orders/:id", authn, a.waitFor(a.Orders.Position), a.getOrder)
+}
+
+func (a *API) ordersOfUser(c *gin.Context) {
+	claims, _ := auth.ClaimsFrom(c)
+	user := c.Param("userId")
+	// Another shopper's history is a 404 like a user that does not exist.
+	if _, err := uuid.Parse(user); err != nil || (claims.Role != auth.Admin && user != claims.UserID) {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": a.Orders.ForUser(user)})
+}
+
+func (a *API) getOrder(c *gin.Context) {
+	claims, _ := auth.ClaimsFrom(c)
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	o, ok := a.Orders.Get(id.String())
+	if !ok || (claims.Role != auth.Admin && o.UserID != claims.UserID) {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}
