@@ -28,6 +28,7 @@ func (a *API) MountAdmin(r gin.IRouter, authn, admin gin.HandlerFunc) {
 	if a.Store != nil {
 		g.GET("/streams/:stream_id/events", a.streamEvents)
 		g.GET("/orders/:id/state", a.orderState)
+		g.GET("/orders/:id/timeline", a.waitForCorrelations, a.timeline)
 	}
 }
 
@@ -45,4 +46,13 @@ func (a *API) projections(c *gin.Context) {
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].Name < items[j].Name })
 	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+// waitForCorrelations applies X-Min-Position to the correlation index.
+func (a *API) waitForCorrelations(c *gin.Context) {
+	if a.Correlations == nil {
+		c.Next()
+		return
+	}
+	a.waitFor(a.Correlations.Position)(c)
 }

@@ -32,6 +32,8 @@ type API struct {
 	Catalog *projections.MemoryCatalog
 	Carts   *projections.MemoryCarts
 	Orders  *projections.MemoryOrders
+	// Correlations finds the events of an order's checkout for its timeline.
+	Correlations *projections.MemoryCorrelations
 	// Projections reports the status of every projection of this process.
 	Projections *projections.Runner
 	// Store and Codec serve the admin's raw stream browser and the replay

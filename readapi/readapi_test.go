@@ -326,3 +326,77 @@ func TestOrdersAreTheirOwnersOnly(t *testing.T) {
 		t.Fatalf("an unknown order: %d", rec.Code)
 	}
 }
+
+func TestOrderTimelineGathersTheCheckoutAcrossStreams(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
+	corr := projections.NewMemoryCorrelations()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = (&projections.Runner{Store: s, Poll: 2 * time.Millisecond}).Run(ctx, projections.Projection{Name: "correlations", Target: corr})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	engine, _ := httpedge.New(httpedge.Config{})
+	pass := func(c *gin.Context) { c.Next() }
+	(&readapi.API{Store: s, Codec: r.Codec, Correlations: corr}).MountAdmin(engine, pass, pass)
+
+	meta := func(correlation string) commands.Metadata {
+		return commands.Metadata{CommandID: uuid.NewString(), CorrelationID: correlation}
+	}
+	eur := func(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
+	product, customer, orderID := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	bg := context.Background()
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(commands.Handle(bg, r, commands.Product, commands.ProductStream(product), catalog.CreateProduct{ProductID: product, SKU: "S", Name: "N", Price: eur(100), At: time.Now()}, meta("admin-req")))
+	must(commands.Handle(bg, r, commands.Product, commands.ProductStream(product), catalog.AdjustStock{ProductID: product, Delta: 5, At: time.Now()}, meta("admin-req-2")))
+	// The checkout: one correlation across product, cart and order streams.
+	must(commands.Handle(bg, r, commands.Product, commands.ProductStream(product), catalog.ReserveStock{ProductID: product, ReservationID: "r", CheckoutID: "co", Quantity: 1, ExpiresAt: time.Now().Add(time.Hour), At: time.Now()}, meta("checkout-1")))
+	must(commands.Handle(bg, r, commands.Order, commands.OrderStream(orderID), order.Place{OrderID: orderID, CustomerID: customer, CheckoutID: "co", PaymentID: "pi",
+		Lines: []order.PlaceLine{{ProductID: product, Quantity: 1, UnitPrice: eur(100)}}, Paid: eur(100), At: time.Now()}, meta("checkout-1")))
+	must(commands.Handle(bg, r, commands.Product, commands.ProductStream(product), catalog.CommitReservation{ProductID: product, ReservationID: "r", At: time.Now()}, meta("checkout-1")))
+	// Later, an admin ships it in another request.
+	res, err := commands.Handle(bg, r, commands.Order, commands.OrderStream(orderID), order.Ship{OrderID: orderID, Carrier: "DHL", TrackingNumber: "T", At: time.Now()}, meta("admin-req-3"))
+	must(res, err)
+
+	req := httptest.NewRequest("GET", "/api/v1/admin/orders/"+orderID+"/timeline", nil)
+	req.Header.Set(readapi.HeaderMinPosition, strconv.FormatInt(int64(res.Position), 10))
+	rec := httptest.NewRecorder()
+	engine.ServeHTTP(rec, req)
+	var body struct {
+		OrderID string `json:"order_id"`
+		Events  []struct {
+			Position int64  `json:"position"`
+			Type     string `json:"type"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != 200 {
+		t.Fatalf("timeline: %d %s", rec.Code, rec.Body)
+	}
+	var types []string
+	for i, e := range body.Events {
+		types = append(types, e.Type)
+		if i > 0 && e.Position <= body.Events[i-1].Position {
+			t.Fatalf("timeline not oldest first: %s", rec.Body)
+		}
+	}
+	if got := fmt.Sprint(types); got != "[product.stock_reserved order.placed product.reservation_committed order.shipped]" {
+		t.Fatalf("timeline = %s", got)
+	}
+	rec = httptest.NewRecorder()
+	engine.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/admin/orders/"+uuid.NewString()+"/timeline", nil))
+	if rec.Code != 404 {
+		t.Fatalf("timeline of an unknown order: %d", rec.Code)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/projections"
 )
 
 // eventView is the event resource of the admin API.
@@ -127,4 +129,51 @@ func (a *API) orderState(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, orderStateView{ID: id.String(), UserID: state.CustomerID, Status: orderStatusNames[state.Status],
 		PaymentID: state.PaymentID, Carrier: state.Carrier, TrackingNumber: state.TrackingNumber, AtPosition: at, Version: version})
+}
+
+// timeline answers every event of an order's checkout, across streams,
+// oldest first: the events sharing the correlation id of the order's first
+// event, and every event of the order's own stream (status changes made
+// later by admins carry their own request's correlation).
+func (a *API) timeline(c *gin.Context) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	ctx := c.Request.Context()
+	own, err := a.Store.ReadStream(ctx, commands.OrderStream(id.String()), eventstore.ReadStreamOptions{Limit: eventstore.MaxReadLimit})
+	if err != nil {
+		httpedge.WriteError(c, err)
+		return
+	}
+	if len(own) == 0 {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	byPos := map[eventstore.Position]eventstore.Event{}
+	for _, e := range own {
+		byPos[e.Position] = e
+	}
+	if corr := projections.CorrelationID(own[0]); corr != "" && a.Correlations != nil {
+		for _, p := range a.Correlations.Positions(corr) {
+			if _, ok := byPos[p]; ok {
+				continue
+			}
+			evs, err := a.Store.ReadAll(ctx, eventstore.ReadAllOptions{After: p - 1, Limit: 1})
+			if err != nil {
+				httpedge.WriteError(c, err)
+				return
+			}
+			if len(evs) == 1 && evs[0].Position == p {
+				byPos[p] = evs[0]
+			}
+		}
+	}
+	out := make([]eventView, 0, len(byPos))
+	for _, e := range byPos {
+		out = append(out, viewEvent(e))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Position < out[j].Position })
+	c.JSON(http.StatusOK, gin.H{"order_id": id.String(), "events": out})
 }

@@ -34,11 +34,13 @@ func (m *Main) startReadSide(store eventstore.Store) *readSide {
 	catalog := projections.NewMemoryCatalog(codec)
 	carts := projections.NewMemoryCarts(codec)
 	orders := projections.NewMemoryOrders(codec)
-	rs.api = &readapi.API{Catalog: catalog, Carts: carts, Orders: orders, Projections: rs.runner, Store: store, Codec: codec}
+	correlations := projections.NewMemoryCorrelations()
+	rs.api = &readapi.API{Catalog: catalog, Carts: carts, Orders: orders, Correlations: correlations, Projections: rs.runner, Store: store, Codec: codec}
 	for _, p := range []projections.Projection{
 		{Name: "catalog", Filter: projections.CatalogFilter, Target: catalog},
 		{Name: "carts", Filter: projections.CartFilter, Target: carts},
 		{Name: "orders", Filter: projections.OrderFilter, Target: orders},
+		{Name: "correlations", Target: correlations},
 	} {
 		rs.wg.Add(1)
 		go func() {
