@@ -52,8 +52,11 @@ const (
 // Status is what GET /api/v1/admin/projections and `commerce projections
 // status` show of a projection.
 type Status struct {
-	Name     string
-	State    State
+	Name  string
+	State State
+	// Position is how far the projection has processed the log: its
+	// checkpoint, or the head when nothing after the checkpoint matches
+	// its filter.
 	Position eventstore.Position
 	Head     eventstore.Position
 	// Error and FailedAt describe the event the projection is stuck on.
@@ -105,6 +108,17 @@ func (r *Runner) defaults() (batch int, poll, minB, maxB time.Duration) {
 		maxB = max(minB, 30*time.Second)
 	}
 	return
+}
+
+// Through returns the position up to which projection name has processed
+// the log, counting events its filter skips: what X-Min-Position waits on.
+func (r *Runner) Through(name string) eventstore.Position {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.statuses[name]; ok {
+		return s.Position
+	}
+	return 0
 }
 
 // Statuses returns a copy of every projection's status, by name.
@@ -179,11 +193,13 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 			continue
 		}
 		if len(evs) == 0 {
+			// Nothing more matches up to the head read before this read:
+			// the projection has processed the log through the head, even
+			// if its filter skipped the last events.
 			r.update(p.Name, func(s *Status) {
-				s.State, s.Head, s.Error, s.FailedAt, s.Retries = StateLive, head, "", nil, 0
-				if s.Head < s.Position {
-					s.Head = s.Position
-				}
+				s.State, s.Error, s.FailedAt, s.Retries = StateLive, "", nil, 0
+				s.Head = max(head, s.Position)
+				s.Position = s.Head
 			})
 			backoff = minB
 			if err := sleep(ctx, poll); err != nil {
@@ -222,6 +238,7 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 			s.State = StateCatchingUp
 			if len(evs) < batch {
 				s.State = StateLive
+				s.Position = s.Head // processed through the head (see above)
 			}
 		})
 	}

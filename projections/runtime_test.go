@@ -212,3 +212,23 @@ func TestFilterAndResumeFromCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// A filtered projection has processed the log through events its filter
+// skips: a read that waits for such a position must not wait forever.
+func TestThroughCountsEventsTheFilterSkips(t *testing.T) {
+	t.Parallel()
+	s := mustStore(t)
+	appendN(t, s, "order-1", "order.placed", 1)
+	appendN(t, s, "product-1", "product.created", 3)
+	target := &recorder{}
+	r := &projections.Runner{Store: s, Poll: 2 * time.Millisecond}
+	start(t, r, projections.Projection{Name: "orders", Filter: eventstore.Filter{StreamPrefix: "order-"}, Target: target})
+	head, _ := s.Head(t.Context())
+	eventually(t, "the projection to pass the skipped events", func() bool { return r.Through("orders") == head })
+	if _, pos := target.snapshot(); pos == head {
+		t.Fatalf("the target's checkpoint moved to %d without an event to apply", pos)
+	}
+	if st := r.Statuses()["orders"]; st.Lag() != 0 || st.State != projections.StateLive {
+		t.Fatalf("status = %+v", st)
+	}
+}

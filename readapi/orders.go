@@ -15,8 +15,8 @@ import (
 // orders, an admin anyone's. Another shopper's order is a 404, like one
 // that does not exist, so order ids cannot be probed.
 func (a *API) mountOrders(v1 gin.IRouter, authn gin.HandlerFunc) {
-	v1.GET("/orders/user/:userId", authn, a.waitFor(a.Orders.Position), a.ordersOfUser)
-	v1.GET("/orders/:id", authn, a.waitFor(a.Orders.Position), a.getOrder)
+	v1.GET("/orders/user/:userId", authn, a.waitFor(a.through("orders", a.Orders.Position)), a.ordersOfUser)
+	v1.GET("/orders/:id", authn, a.waitFor(a.through("orders", a.Orders.Position)), a.getOrder)
 }
 
 func (a *API) ordersOfUser(c *gin.Context) {

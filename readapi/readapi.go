@@ -48,15 +48,15 @@ type API struct {
 // cart behind authn.
 func (a *API) Mount(r gin.IRouter, authn gin.HandlerFunc) {
 	v1 := r.Group("/api/v1")
-	v1.GET("/products", a.waitFor(a.Catalog.Position), a.listProducts)
-	v1.GET("/products/:id", a.waitFor(a.Catalog.Position), a.getProduct)
-	v1.GET("/categories", a.waitFor(a.Catalog.Position), a.categories)
+	v1.GET("/products", a.waitFor(a.through("catalog", a.Catalog.Position)), a.listProducts)
+	v1.GET("/products/:id", a.waitFor(a.through("catalog", a.Catalog.Position)), a.getProduct)
+	v1.GET("/categories", a.waitFor(a.through("catalog", a.Catalog.Position)), a.categories)
 	if a.Orders != nil {
 		a.mountOrders(v1, authn)
 	}
 	if a.Carts != nil {
-		v1.GET("/cart", authn, a.waitFor(a.Carts.Position), a.cart(false))
-		v1.GET("/cart/summary", authn, a.waitFor(a.Carts.Position), a.cart(true))
+		v1.GET("/cart", authn, a.waitFor(a.through("carts", a.Carts.Position)), a.cart(false))
+		v1.GET("/cart/summary", authn, a.waitFor(a.through("carts", a.Carts.Position)), a.cart(true))
 	}
 }
 
@@ -72,6 +72,16 @@ func (a *API) cart(summary bool) gin.HandlerFunc {
 		}
 		c.JSON(http.StatusOK, v)
 	}
+}
+
+// through returns how far projection name has processed the log: from the
+// runner when there is one (it counts events the filter skips), else the
+// model's own checkpoint.
+func (a *API) through(name string, model func() eventstore.Position) func() eventstore.Position {
+	if a.Projections == nil {
+		return model
+	}
+	return func() eventstore.Position { return max(a.Projections.Through(name), model()) }
 }
 
 // errNotCaughtUp is the 503 of a read whose model did not reach the
