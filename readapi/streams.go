@@ -13,7 +13,6 @@ import (
 
 	"github.com/commerce-engine/commerce/apperr"
 	"github.com/commerce-engine/commerce/commands"
-	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/projections"
@@ -88,11 +87,6 @@ type orderStateView struct {
 	Version        int64  `json:"version"`
 }
 
-var orderStatusNames = map[order.Status]string{
-	order.StatusPlaced: "placed", order.StatusProcessing: "processing", order.StatusShipped: "shipped",
-	order.StatusDelivered: "delivered", order.StatusCancelled: "cancelled", order.StatusRefunded: "refunded",
-}
-
 // orderState replays the order's stream up to at_position and answers the
 // order as it was then; an order that did not exist yet is a 404.
 func (a *API) orderState(c *gin.Context) {
@@ -127,7 +121,7 @@ func (a *API) orderState(c *gin.Context) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
-	c.JSON(http.StatusOK, orderStateView{ID: id.String(), UserID: state.CustomerID, Status: orderStatusNames[state.Status],
+	c.JSON(http.StatusOK, orderStateView{ID: id.String(), UserID: state.CustomerID, Status: state.Status.String(),
 		PaymentID: state.PaymentID, Carrier: state.Carrier, TrackingNumber: state.TrackingNumber, AtPosition: at, Version: version})
 }
 

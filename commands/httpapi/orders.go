@@ -15,12 +15,6 @@ import (
 	"github.com/commerce-engine/commerce/httpedge"
 )
 
-// statusNames are the order statuses of API.md.
-var statusNames = map[order.Status]string{
-	order.StatusPlaced: "placed", order.StatusProcessing: "processing", order.StatusShipped: "shipped",
-	order.StatusDelivered: "delivered", order.StatusCancelled: "cancelled", order.StatusRefunded: "refunded",
-}
-
 // orderView is the order resource of API.md.
 type orderView struct {
 	ID             string       `json:"id"`
@@ -88,7 +82,7 @@ func (a *API) setOrderStatus(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	v := orderView{ID: id, UserID: res.State.CustomerID, Status: statusNames[res.State.Status], Lines: []order.Line{},
+	v := orderView{ID: id, UserID: res.State.CustomerID, Status: res.State.Status.String(), Lines: []order.Line{},
 		Total: res.State.Total, PaymentID: res.State.PaymentID, UpdatedAt: now.UTC()}
 	if res.State.Carrier != "" {
 		v.Carrier, v.TrackingNumber = &res.State.Carrier, &res.State.TrackingNumber

@@ -167,3 +167,15 @@ func TestEvolveIgnoresUnknown(t *testing.T) {
 		t.Fatalf("placed state = %+v", s)
 	}
 }
+
+func TestStatusNames(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[order.Status]string{
+		0: "", order.StatusPlaced: "placed", order.StatusProcessing: "processing", order.StatusShipped: "shipped",
+		order.StatusDelivered: "delivered", order.StatusCancelled: "cancelled", order.StatusRefunded: "refunded",
+	} {
+		if got := s.String(); got != want {
+			t.Errorf("Status(%d).String() = %q, want %q", s, got, want)
+		}
+	}
+}

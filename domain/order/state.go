@@ -21,6 +21,16 @@ const (
 	StatusRefunded
 )
 
+// statusNames are the statuses' names in the API and the read models.
+var statusNames = map[Status]string{
+	StatusPlaced: "placed", StatusProcessing: "processing", StatusShipped: "shipped",
+	StatusDelivered: "delivered", StatusCancelled: "cancelled", StatusRefunded: "refunded",
+}
+
+// String returns the status's name as the API spells it ("" for an order
+// never placed).
+func (s Status) String() string { return statusNames[s] }
+
 // State is an order folded from its stream.
 type State struct {
 	Status         Status
