@@ -80,7 +80,7 @@ func (m *MemoryOrders) Apply(_ context.Context, evs []eventstore.Event) error {
 		}
 		id := strings.TrimPrefix(e.StreamID, "order-")
 		if p, ok := payload.(order.Placed); ok {
-			o := Order{ID: id, UserID: p.CustomerID, Status: "placed", Lines: p.Lines, Total: p.Total,
+			o := Order{ID: id, UserID: p.CustomerID, Status: order.StatusPlaced.String(), Lines: p.Lines, Total: p.Total,
 				PaymentID: p.PaymentID, CreatedAt: p.At.UTC(), UpdatedAt: p.At.UTC(), Placed: e.Position}
 			touched[id] = o
 			newOrders = append(newOrders, o)
@@ -95,16 +95,16 @@ func (m *MemoryOrders) Apply(_ context.Context, evs []eventstore.Event) error {
 		}
 		switch ev := payload.(type) {
 		case order.Processing:
-			o.Status, o.UpdatedAt = "processing", ev.At.UTC()
+			o.Status, o.UpdatedAt = order.StatusProcessing.String(), ev.At.UTC()
 		case order.Shipped:
 			carrier, tracking := ev.Carrier, ev.TrackingNumber
-			o.Status, o.Carrier, o.TrackingNumber, o.UpdatedAt = "shipped", &carrier, &tracking, ev.At.UTC()
+			o.Status, o.Carrier, o.TrackingNumber, o.UpdatedAt = order.StatusShipped.String(), &carrier, &tracking, ev.At.UTC()
 		case order.Delivered:
-			o.Status, o.UpdatedAt = "delivered", ev.At.UTC()
+			o.Status, o.UpdatedAt = order.StatusDelivered.String(), ev.At.UTC()
 		case order.Cancelled:
-			o.Status, o.UpdatedAt = "cancelled", ev.At.UTC()
+			o.Status, o.UpdatedAt = order.StatusCancelled.String(), ev.At.UTC()
 		case order.Refunded:
-			o.Status, o.UpdatedAt = "refunded", ev.At.UTC()
+			o.Status, o.UpdatedAt = order.StatusRefunded.String(), ev.At.UTC()
 		}
 		touched[id] = o
 		last = e.Position
