@@ -29,26 +29,49 @@ import (
 
 func init() { gin.SetMode(gin.ReleaseMode) }
 
-func TestCatalogEndpoints(t *testing.T) {
-	t.Parallel()
+// fixture is a store, its runner and codec, and an engine to mount on.
+type fixture struct {
+	store  *sqlite.Store
+	runner *commands.Runner
+	engine *gin.Engine
+}
+
+// newFixture opens a fresh store and runs the given projections on it
+// until the test ends.
+func newFixture(t *testing.T, ps ...projections.Projection) fixture {
+	t.Helper()
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
-	model := projections.NewMemoryCatalog(r.Codec)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = (&projections.Runner{Store: s, Poll: 2 * time.Millisecond}).Run(ctx, projections.Projection{Name: "catalog", Filter: projections.CatalogFilter, Target: model})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	runner := &projections.Runner{Store: s, Poll: 2 * time.Millisecond}
+	done := make(chan struct{}, len(ps))
+	for _, p := range ps {
+		go func() { _ = runner.Run(ctx, p); done <- struct{}{} }()
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range ps {
+			<-done
+		}
+	})
 	engine, err := httpedge.New(httpedge.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fixture{store: s, runner: &commands.Runner{Store: s, Codec: codec}, engine: engine}
+}
+
+// codec is shared by every model and runner of these tests.
+var codec = commands.NewCodec()
+
+func TestCatalogEndpoints(t *testing.T) {
+	t.Parallel()
+	model := projections.NewMemoryCatalog(codec)
+	f := newFixture(t, projections.Projection{Name: "catalog", Filter: projections.CatalogFilter, Target: model})
+	r, engine := f.runner, f.engine
 	(&readapi.API{Catalog: model, MaxWait: 300 * time.Millisecond}).Mount(engine, nil)
 	get := func(path string, header ...string) (*httptest.ResponseRecorder, map[string]any) {
 		t.Helper()
@@ -127,28 +150,15 @@ func TestCatalogEndpoints(t *testing.T) {
 
 func TestCartEndpointsServeOnlyTheCallersCart(t *testing.T) {
 	t.Parallel()
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
-	catalogModel, carts := projections.NewMemoryCatalog(r.Codec), projections.NewMemoryCarts(r.Codec)
-	ctx, cancel := context.WithCancel(context.Background())
-	runner := &projections.Runner{Store: s, Poll: 2 * time.Millisecond}
-	done := make(chan struct{}, 2)
-	for _, p := range []projections.Projection{
-		{Name: "catalog", Filter: projections.CatalogFilter, Target: catalogModel},
-		{Name: "carts", Filter: projections.CartFilter, Target: carts},
-	} {
-		go func() { _ = runner.Run(ctx, p); done <- struct{}{} }()
-	}
-	t.Cleanup(func() { cancel(); <-done; <-done })
+	catalogModel, carts := projections.NewMemoryCatalog(codec), projections.NewMemoryCarts(codec)
+	f := newFixture(t,
+		projections.Projection{Name: "catalog", Filter: projections.CatalogFilter, Target: catalogModel},
+		projections.Projection{Name: "carts", Filter: projections.CartFilter, Target: carts})
+	r, engine := f.runner, f.engine
 	tokens, err := auth.NewTokens(auth.TokensConfig{Secret: []byte(strings.Repeat("r", 32))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, _ := httpedge.New(httpedge.Config{})
 	(&readapi.API{Catalog: catalogModel, Carts: carts}).Mount(engine, auth.Authenticate(tokens))
 
 	product := uuid.NewString()
@@ -198,13 +208,8 @@ func TestCartEndpointsServeOnlyTheCallersCart(t *testing.T) {
 
 func TestStreamBrowserAndOrderStateAtAPosition(t *testing.T) {
 	t.Parallel()
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
-	engine, _ := httpedge.New(httpedge.Config{})
+	f := newFixture(t)
+	s, r, engine := f.store, f.runner, f.engine
 	pass := func(c *gin.Context) { c.Next() }
 	(&readapi.API{Store: s, Codec: r.Codec}).MountAdmin(engine, pass, pass)
 
@@ -260,23 +265,11 @@ func TestStreamBrowserAndOrderStateAtAPosition(t *testing.T) {
 
 func TestOrdersAreTheirOwnersOnly(t *testing.T) {
 	t.Parallel()
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
-	orders := projections.NewMemoryOrders(r.Codec)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = (&projections.Runner{Store: s, Poll: 2 * time.Millisecond}).Run(ctx, projections.Projection{Name: "orders", Filter: projections.OrderFilter, Target: orders})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	orders := projections.NewMemoryOrders(codec)
+	f := newFixture(t, projections.Projection{Name: "orders", Filter: projections.OrderFilter, Target: orders})
+	r, engine := f.runner, f.engine
 	tokens, _ := auth.NewTokens(auth.TokensConfig{Secret: []byte(strings.Repeat("o", 32))})
-	engine, _ := httpedge.New(httpedge.Config{})
-	(&readapi.API{Catalog: projections.NewMemoryCatalog(r.Codec), Orders: orders}).Mount(engine, auth.Authenticate(tokens))
+	(&readapi.API{Catalog: projections.NewMemoryCatalog(codec), Orders: orders}).Mount(engine, auth.Authenticate(tokens))
 
 	alice, bob := uuid.NewString(), uuid.NewString()
 	eur := func(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
@@ -329,21 +322,9 @@ func TestOrdersAreTheirOwnersOnly(t *testing.T) {
 
 func TestOrderTimelineGathersTheCheckoutAcrossStreams(t *testing.T) {
 	t.Parallel()
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	r := &commands.Runner{Store: s, Codec: commands.NewCodec()}
 	corr := projections.NewMemoryCorrelations()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = (&projections.Runner{Store: s, Poll: 2 * time.Millisecond}).Run(ctx, projections.Projection{Name: "correlations", Target: corr})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	engine, _ := httpedge.New(httpedge.Config{})
+	f := newFixture(t, projections.Projection{Name: "correlations", Target: corr})
+	s, r, engine := f.store, f.runner, f.engine
 	pass := func(c *gin.Context) { c.Next() }
 	(&readapi.API{Store: s, Codec: r.Codec, Correlations: corr}).MountAdmin(engine, pass, pass)
 
