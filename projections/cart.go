@@ -38,10 +38,9 @@ func (m *MemoryCarts) Checkpoint(context.Context) (eventstore.Position, error) {
 	return m.pos, nil
 }
 
-// Position is the last position applied, for X-Min-Position waits.
-func (m *MemoryCarts) Position() eventstore.Position {
-	pos, _ := m.Checkpoint(context.Background())
-	return pos
+// Position implements Positioned: the last position applied.
+func (m *MemoryCarts) Position(ctx context.Context) (eventstore.Position, error) {
+	return m.Checkpoint(ctx)
 }
 
 // Apply implements Target; Evolve never mutates its input, so the touched
@@ -60,10 +59,10 @@ func (m *MemoryCarts) Apply(_ context.Context, evs []eventstore.Event) error {
 		if err != nil {
 			return fmt.Errorf("cart projection at %d: %w", e.Position, err)
 		}
-		id := strings.TrimPrefix(e.StreamID, "cart-")
+		id := CartID(e)
 		s, ok := touched[id]
 		if !ok {
-			s = m.Get(id)
+			s, _ = m.Cart(context.Background(), id)
 		}
 		touched[id] = cart.Evolve(s, payload)
 		last = e.Position
@@ -80,12 +79,15 @@ func (m *MemoryCarts) Apply(_ context.Context, evs []eventstore.Event) error {
 	return nil
 }
 
-// Get returns a shopper's cart; a shopper without one has an empty cart.
-func (m *MemoryCarts) Get(cartID string) cart.State {
+// Cart implements CartReader.
+func (m *MemoryCarts) Cart(_ context.Context, cartID string) (cart.State, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.carts[cartID]
+	return m.carts[cartID], nil
 }
+
+// CartID names the cart (its customer) a cart event is about.
+func CartID(e eventstore.Event) string { return strings.TrimPrefix(e.StreamID, "cart-") }
 
 // CartLine and CartView are the cart resource of the API.
 type CartLine struct {
@@ -112,7 +114,7 @@ type CartView struct {
 // RenderCart turns a cart into its view, lines in the order they were
 // added, with each product's sku and name from product; with summary set
 // it adds each line's availability.
-func RenderCart(s cart.State, product func(id string) (Product, bool), summary bool) (CartView, error) {
+func RenderCart(s cart.State, product func(id string) (Product, bool, error), summary bool) (CartView, error) {
 	ids := make([]string, 0, len(s.Lines))
 	for id := range s.Lines {
 		ids = append(ids, id)
@@ -137,7 +139,10 @@ func RenderCart(s cart.State, product func(id string) (Product, bool), summary b
 			return CartView{}, err
 		}
 		line := CartLine{ProductID: id, Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: total}
-		p, ok := product(id)
+		p, ok, err := product(id)
+		if err != nil {
+			return CartView{}, err
+		}
 		if ok {
 			line.SKU, line.Name = p.SKU, p.Name
 		}

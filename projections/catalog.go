@@ -65,10 +65,9 @@ func (m *MemoryCatalog) Checkpoint(context.Context) (eventstore.Position, error)
 	return m.pos, nil
 }
 
-// Position is the last position applied, for X-Min-Position waits.
-func (m *MemoryCatalog) Position() eventstore.Position {
-	pos, _ := m.Checkpoint(context.Background())
-	return pos
+// Position implements Positioned: the last position applied.
+func (m *MemoryCatalog) Position(ctx context.Context) (eventstore.Position, error) {
+	return m.Checkpoint(ctx)
 }
 
 // Apply implements Target.
@@ -91,39 +90,11 @@ func (m *MemoryCatalog) Apply(_ context.Context, evs []eventstore.Event) error {
 		if e.Position <= from {
 			continue
 		}
-		payload, err := m.Codec.Decode(e)
+		p, err := FoldProduct(m.Codec, get, e)
 		if err != nil {
-			return fmt.Errorf("catalog projection at %d: %w", e.Position, err)
+			return err
 		}
-		if created, ok := payload.(catalog.ProductCreated); ok {
-			touched[created.ProductID] = Product{
-				ID: created.ProductID, SKU: created.SKU, Name: created.Name, Description: created.Description,
-				Category: created.Category, Price: created.Price, ImageURL: created.ImageURL,
-				CreatedAt: created.At.UTC(), UpdatedAt: created.At.UTC(), Created: e.Position,
-			}
-			last = e.Position
-			continue
-		}
-		id := strings.TrimPrefix(e.StreamID, "product-")
-		p, ok := get(id)
-		if !ok {
-			return fmt.Errorf("catalog projection at %d (%s): %w", e.Position, e.Type, ErrUnknownProduct)
-		}
-		switch ev := payload.(type) {
-		case catalog.ProductUpdated:
-			p.Name, p.Description, p.Category, p.Price, p.ImageURL = ev.Name, ev.Description, ev.Category, ev.Price, ev.ImageURL
-			p.UpdatedAt = ev.At.UTC()
-		case catalog.StockAdjusted:
-			p.Available += ev.Delta
-			p.UpdatedAt = ev.At.UTC()
-		case catalog.StockReserved:
-			p.Available -= ev.Quantity
-		case catalog.ReservationReleased:
-			p.Available += ev.Quantity
-		case catalog.ReservationCommitted:
-			// Reserved units leave on hand: available does not change.
-		}
-		touched[id] = p
+		touched[p.ID] = p
 		last = e.Position
 	}
 	m.mu.Lock()
@@ -138,12 +109,52 @@ func (m *MemoryCatalog) Apply(_ context.Context, evs []eventstore.Event) error {
 	return nil
 }
 
-// Get returns one product.
-func (m *MemoryCatalog) Get(id string) (Product, bool) {
+// ProductID names the product a catalog event is about.
+func ProductID(e eventstore.Event) string { return strings.TrimPrefix(e.StreamID, "product-") }
+
+// FoldProduct is the catalog projection's logic, written once for every
+// store: it returns the product e leaves behind, given the product as
+// the model holds it (get). Stores load the products a batch touches,
+// fold, and write back.
+func FoldProduct(codec *eventstore.Codec, get func(id string) (Product, bool), e eventstore.Event) (Product, error) {
+	payload, err := codec.Decode(e)
+	if err != nil {
+		return Product{}, fmt.Errorf("catalog projection at %d: %w", e.Position, err)
+	}
+	if created, ok := payload.(catalog.ProductCreated); ok {
+		return Product{
+			ID: created.ProductID, SKU: created.SKU, Name: created.Name, Description: created.Description,
+			Category: created.Category, Price: created.Price, ImageURL: created.ImageURL,
+			CreatedAt: created.At.UTC(), UpdatedAt: created.At.UTC(), Created: e.Position,
+		}, nil
+	}
+	p, ok := get(ProductID(e))
+	if !ok {
+		return Product{}, fmt.Errorf("catalog projection at %d (%s): %w", e.Position, e.Type, ErrUnknownProduct)
+	}
+	switch ev := payload.(type) {
+	case catalog.ProductUpdated:
+		p.Name, p.Description, p.Category, p.Price, p.ImageURL = ev.Name, ev.Description, ev.Category, ev.Price, ev.ImageURL
+		p.UpdatedAt = ev.At.UTC()
+	case catalog.StockAdjusted:
+		p.Available += ev.Delta
+		p.UpdatedAt = ev.At.UTC()
+	case catalog.StockReserved:
+		p.Available -= ev.Quantity
+	case catalog.ReservationReleased:
+		p.Available += ev.Quantity
+	case catalog.ReservationCommitted:
+		// Reserved units leave on hand: available does not change.
+	}
+	return p, nil
+}
+
+// Product implements CatalogReader.
+func (m *MemoryCatalog) Product(_ context.Context, id string) (Product, bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	p, ok := m.products[id]
-	return p, ok
+	return p, ok, nil
 }
 
 // Sort orders of the product list.
@@ -167,15 +178,51 @@ type Query struct {
 // ErrBadCursor means a cursor was not made by List (or by this sort).
 var ErrBadCursor = errors.New("invalid cursor")
 
-type cursor struct {
+// Cursor is the keyset position a page ends at: the sort, the last
+// product's sort key and its id. Every store pages with it, so a cursor
+// means the same on each.
+type Cursor struct {
 	Sort string `json:"s"`
 	Key  string `json:"k"`
 	ID   string `json:"i"`
 }
 
-// sortKey orders products for a sort as strings compared byte-wise, so
+// Encode renders c as the opaque next_cursor of the API.
+func (c Cursor) Encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor reads a cursor made by Encode for sort order; ErrBadCursor
+// for anything else.
+func DecodeCursor(raw, order string) (Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	var c Cursor
+	if err != nil || json.Unmarshal(b, &c) != nil || c.Sort != order {
+		return Cursor{}, ErrBadCursor
+	}
+	return c, nil
+}
+
+// Size returns the page size of q, 20 when none is given.
+func (q Query) Size() int {
+	if q.PageSize <= 0 {
+		return 20
+	}
+	return q.PageSize
+}
+
+// SortOrder returns the sort of q, newest when none is given.
+func (q Query) SortOrder() string {
+	if q.Sort == "" {
+		return SortNewest
+	}
+	return q.Sort
+}
+
+// SortKey orders products for a sort as strings compared byte-wise, so
 // that one keyset cursor works for every order.
-func sortKey(p Product, order string) string {
+func SortKey(p Product, order string) string {
 	switch order {
 	case SortName:
 		return strings.ToLower(p.Name)
@@ -187,20 +234,16 @@ func sortKey(p Product, order string) string {
 	return fmt.Sprintf("%020d", 1<<62-int64(p.Created))
 }
 
-// List returns one page of products and the cursor of the next page ("" on
-// the last). Paging is by keyset: a product added or changed between two
-// pages never makes another one appear twice or vanish.
-func (m *MemoryCatalog) List(q Query) ([]Product, string, error) {
-	order := q.Sort
-	if order == "" {
-		order = SortNewest
-	}
-	var after *cursor
+// Products implements CatalogReader. Paging is by keyset: a product
+// added or changed between two pages never makes another one appear twice
+// or vanish.
+func (m *MemoryCatalog) Products(_ context.Context, q Query) ([]Product, string, error) {
+	order := q.SortOrder()
+	var after *Cursor
 	if q.Cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		var c cursor
-		if err != nil || json.Unmarshal(raw, &c) != nil || c.Sort != order {
-			return nil, "", ErrBadCursor
+		c, err := DecodeCursor(q.Cursor, order)
+		if err != nil {
+			return nil, "", err
 		}
 		after = &c
 	}
@@ -218,7 +261,7 @@ func (m *MemoryCatalog) List(q Query) ([]Product, string, error) {
 			text != "" && !strings.Contains(strings.ToLower(p.SKU+"\x00"+p.Name+"\x00"+p.Description), text) {
 			continue
 		}
-		rows = append(rows, keyed{sortKey(p, order), p})
+		rows = append(rows, keyed{SortKey(p, order), p})
 	}
 	m.mu.RUnlock()
 	sort.Slice(rows, func(i, j int) bool {
@@ -233,10 +276,7 @@ func (m *MemoryCatalog) List(q Query) ([]Product, string, error) {
 			return rows[i].key > after.Key || rows[i].key == after.Key && rows[i].p.ID > after.ID
 		})
 	}
-	size := q.PageSize
-	if size <= 0 {
-		size = 20
-	}
+	size := q.Size()
 	end := min(start+size, len(rows))
 	page := make([]Product, 0, end-start)
 	for _, r := range rows[start:end] {
@@ -244,8 +284,7 @@ func (m *MemoryCatalog) List(q Query) ([]Product, string, error) {
 	}
 	next := ""
 	if end < len(rows) {
-		b, _ := json.Marshal(cursor{Sort: order, Key: rows[end-1].key, ID: rows[end-1].p.ID})
-		next = base64.RawURLEncoding.EncodeToString(b)
+		next = Cursor{Sort: order, Key: rows[end-1].key, ID: rows[end-1].p.ID}.Encode()
 	}
 	return page, next, nil
 }
@@ -256,8 +295,8 @@ type Category struct {
 	ProductCount int    `json:"product_count"`
 }
 
-// Categories counts products per category, by name.
-func (m *MemoryCatalog) Categories() []Category {
+// Categories implements CatalogReader.
+func (m *MemoryCatalog) Categories(context.Context) ([]Category, error) {
 	m.mu.RLock()
 	counts := map[string]int{}
 	for _, p := range m.products {
@@ -271,5 +310,5 @@ func (m *MemoryCatalog) Categories() []Category {
 		out = append(out, Category{Name: name, ProductCount: n})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return out, nil
 }

@@ -49,9 +49,9 @@ func TestMemoryCatalog(t *testing.T) {
 	runner := &projections.Runner{Store: s, Poll: 5 * time.Millisecond}
 	start(t, runner, projections.Projection{Name: "catalog", Filter: projections.CatalogFilter, Target: model})
 	head, _ := s.Head(ctx)
-	eventually(t, "the catalog to catch up", func() bool { return model.Position() == head })
+	eventually(t, "the catalog to catch up", func() bool { pos, _ := model.Position(ctx); return pos == head })
 
-	p, ok := model.Get(mug)
+	p, ok, _ := model.Product(ctx, mug)
 	if !ok || p.Name != "Big blue mug" || p.Available != 7 || p.Price.Amount != 1499 {
 		t.Fatalf("mug = %+v, want renamed, 1499 and 10-3 committed = 7 available", p)
 	}
@@ -74,7 +74,7 @@ func TestMemoryCatalog(t *testing.T) {
 		{projections.Query{MinPrice: i64(1000), MaxPrice: i64(3000), Sort: projections.SortName}, "[Apron Big blue mug]"},
 		{projections.Query{Category: "toys"}, "[]"},
 	} {
-		got, next, err := model.List(tc.q)
+		got, next, err := model.Products(ctx, tc.q)
 		if err != nil || next != "" || names(got) != tc.want {
 			t.Errorf("%+v: %s (next %q, %v), want %s", tc.q, names(got), next, err, tc.want)
 		}
@@ -83,7 +83,7 @@ func TestMemoryCatalog(t *testing.T) {
 	var walked []projections.Product
 	q := projections.Query{Sort: projections.SortName, PageSize: 2}
 	for {
-		page, next, err := model.List(q)
+		page, next, err := model.Products(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,13 +96,20 @@ func TestMemoryCatalog(t *testing.T) {
 	if names(walked) != "[Apron Big blue mug Cap Mug rack Zebra socks]" {
 		t.Fatalf("paged = %s", names(walked))
 	}
-	if _, _, err := model.List(projections.Query{Sort: projections.SortPriceAsc, Cursor: q.Cursor}); !errors.Is(err, projections.ErrBadCursor) {
+	if _, _, err := model.Products(ctx, projections.Query{Sort: projections.SortPriceAsc, Cursor: q.Cursor}); !errors.Is(err, projections.ErrBadCursor) {
 		t.Fatalf("a name cursor with another sort: %v", err)
 	}
-	if _, _, err := model.List(projections.Query{Cursor: "!!"}); !errors.Is(err, projections.ErrBadCursor) {
+	if _, _, err := model.Products(ctx, projections.Query{Cursor: "!!"}); !errors.Is(err, projections.ErrBadCursor) {
 		t.Fatalf("a junk cursor: %v", err)
 	}
-	if got := fmt.Sprint(model.Categories()); got != "[{clothes 2} {kitchen 3}]" {
+	if got := fmt.Sprint(must(model.Categories(ctx))); got != "[{clothes 2} {kitchen 3}]" {
 		t.Fatalf("categories = %s", got)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

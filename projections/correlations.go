@@ -34,10 +34,9 @@ func (m *MemoryCorrelations) Checkpoint(context.Context) (eventstore.Position, e
 	return m.pos, nil
 }
 
-// Position is the last position applied, for X-Min-Position waits.
-func (m *MemoryCorrelations) Position() eventstore.Position {
-	pos, _ := m.Checkpoint(context.Background())
-	return pos
+// Position implements Positioned: the last position applied.
+func (m *MemoryCorrelations) Position(ctx context.Context) (eventstore.Position, error) {
+	return m.Checkpoint(ctx)
 }
 
 // CorrelationID reads an event's correlation id from its metadata.
@@ -61,20 +60,29 @@ func (m *MemoryCorrelations) Apply(_ context.Context, evs []eventstore.Event) er
 			continue
 		}
 		m.pos = e.Position
-		skip := false
-		for _, p := range unindexedPrefixes {
-			skip = skip || strings.HasPrefix(e.StreamID, p)
-		}
-		if id := CorrelationID(e); id != "" && !skip {
+		if id, ok := Correlates(e); ok {
 			m.index[id] = append(m.index[id], e.Position)
 		}
 	}
 	return nil
 }
 
-// Positions returns the positions of the events correlated by id, in order.
-func (m *MemoryCorrelations) Positions(id string) []eventstore.Position {
+// Correlated implements CorrelationReader.
+func (m *MemoryCorrelations) Correlated(_ context.Context, id string) ([]eventstore.Position, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return append([]eventstore.Position(nil), m.index[id]...)
+	return append([]eventstore.Position(nil), m.index[id]...), nil
+}
+
+// Correlates is the correlation index's logic, written once for every
+// store: the correlation id e is indexed under, false when it is indexed
+// nowhere (no correlation, or a stream that is never part of a timeline).
+func Correlates(e eventstore.Event) (string, bool) {
+	for _, p := range unindexedPrefixes {
+		if strings.HasPrefix(e.StreamID, p) {
+			return "", false
+		}
+	}
+	id := CorrelationID(e)
+	return id, id != ""
 }

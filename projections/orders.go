@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -55,10 +56,9 @@ func (m *MemoryOrders) Checkpoint(context.Context) (eventstore.Position, error) 
 	return m.pos, nil
 }
 
-// Position is the last position applied, for X-Min-Position waits.
-func (m *MemoryOrders) Position() eventstore.Position {
-	pos, _ := m.Checkpoint(context.Background())
-	return pos
+// Position implements Positioned: the last position applied.
+func (m *MemoryOrders) Position(ctx context.Context) (eventstore.Position, error) {
+	return m.Checkpoint(ctx)
 }
 
 // Apply implements Target: touched orders are copies swapped in with the
@@ -74,37 +74,17 @@ func (m *MemoryOrders) Apply(_ context.Context, evs []eventstore.Event) error {
 		if e.Position <= from {
 			continue
 		}
-		payload, err := m.Codec.Decode(e)
-		if err != nil {
-			return fmt.Errorf("orders projection at %d: %w", e.Position, err)
-		}
-		id := strings.TrimPrefix(e.StreamID, "order-")
-		if p, ok := payload.(order.Placed); ok {
-			o := Order{ID: id, UserID: p.CustomerID, Status: order.StatusPlaced.String(), Lines: p.Lines, Total: p.Total,
-				PaymentID: p.PaymentID, CreatedAt: p.At.UTC(), UpdatedAt: p.At.UTC(), Placed: e.Position}
-			touched[id] = o
-			newOrders = append(newOrders, o)
-			last = e.Position
-			continue
-		}
+		id := OrderID(e)
 		o, ok := touched[id]
 		if !ok {
-			if o, ok = m.Get(id); !ok {
-				return fmt.Errorf("orders projection at %d (%s): order never placed", e.Position, e.Type)
-			}
+			o, ok, _ = m.Order(context.Background(), id)
 		}
-		switch ev := payload.(type) {
-		case order.Processing:
-			o.Status, o.UpdatedAt = order.StatusProcessing.String(), ev.At.UTC()
-		case order.Shipped:
-			carrier, tracking := ev.Carrier, ev.TrackingNumber
-			o.Status, o.Carrier, o.TrackingNumber, o.UpdatedAt = order.StatusShipped.String(), &carrier, &tracking, ev.At.UTC()
-		case order.Delivered:
-			o.Status, o.UpdatedAt = order.StatusDelivered.String(), ev.At.UTC()
-		case order.Cancelled:
-			o.Status, o.UpdatedAt = order.StatusCancelled.String(), ev.At.UTC()
-		case order.Refunded:
-			o.Status, o.UpdatedAt = order.StatusRefunded.String(), ev.At.UTC()
+		o, placed, err := FoldOrder(m.Codec, o, ok, e)
+		if err != nil {
+			return err
+		}
+		if placed {
+			newOrders = append(newOrders, o)
 		}
 		touched[id] = o
 		last = e.Position
@@ -124,16 +104,16 @@ func (m *MemoryOrders) Apply(_ context.Context, evs []eventstore.Event) error {
 	return nil
 }
 
-// Get returns one order.
-func (m *MemoryOrders) Get(id string) (Order, bool) {
+// Order implements OrderReader.
+func (m *MemoryOrders) Order(_ context.Context, id string) (Order, bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	o, ok := m.orders[id]
-	return o, ok
+	return o, ok, nil
 }
 
-// ForUser returns a customer's orders, newest first.
-func (m *MemoryOrders) ForUser(userID string) []Order {
+// OrdersOf implements OrderReader.
+func (m *MemoryOrders) OrdersOf(_ context.Context, userID string) ([]Order, error) {
 	m.mu.RLock()
 	out := make([]Order, 0, len(m.byUser[userID]))
 	for _, id := range m.byUser[userID] {
@@ -141,5 +121,43 @@ func (m *MemoryOrders) ForUser(userID string) []Order {
 	}
 	m.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Placed > out[j].Placed })
-	return out
+	return out, nil
+}
+
+// OrderID names the order an order event is about.
+func OrderID(e eventstore.Event) string { return strings.TrimPrefix(e.StreamID, "order-") }
+
+// ErrUnknownOrder means an order event names an order the model never saw
+// placed: the log and the model disagree, and the projection stops.
+var ErrUnknownOrder = errors.New("order event for an order never placed")
+
+// FoldOrder is the orders projection's logic, written once for every
+// store: it returns the order e leaves behind given the order as the model
+// holds it (exists false: none yet), and whether e placed it.
+func FoldOrder(codec *eventstore.Codec, o Order, exists bool, e eventstore.Event) (Order, bool, error) {
+	payload, err := codec.Decode(e)
+	if err != nil {
+		return Order{}, false, fmt.Errorf("orders projection at %d: %w", e.Position, err)
+	}
+	if p, ok := payload.(order.Placed); ok {
+		return Order{ID: OrderID(e), UserID: p.CustomerID, Status: order.StatusPlaced.String(), Lines: p.Lines, Total: p.Total,
+			PaymentID: p.PaymentID, CreatedAt: p.At.UTC(), UpdatedAt: p.At.UTC(), Placed: e.Position}, true, nil
+	}
+	if !exists {
+		return Order{}, false, fmt.Errorf("orders projection at %d (%s): %w", e.Position, e.Type, ErrUnknownOrder)
+	}
+	switch ev := payload.(type) {
+	case order.Processing:
+		o.Status, o.UpdatedAt = order.StatusProcessing.String(), ev.At.UTC()
+	case order.Shipped:
+		carrier, tracking := ev.Carrier, ev.TrackingNumber
+		o.Status, o.Carrier, o.TrackingNumber, o.UpdatedAt = order.StatusShipped.String(), &carrier, &tracking, ev.At.UTC()
+	case order.Delivered:
+		o.Status, o.UpdatedAt = order.StatusDelivered.String(), ev.At.UTC()
+	case order.Cancelled:
+		o.Status, o.UpdatedAt = order.StatusCancelled.String(), ev.At.UTC()
+	case order.Refunded:
+		o.Status, o.UpdatedAt = order.StatusRefunded.String(), ev.At.UTC()
+	}
+	return o, false, nil
 }

@@ -54,5 +54,5 @@ func (a *API) waitForCorrelations(c *gin.Context) {
 		c.Next()
 		return
 	}
-	a.waitFor(a.through("correlations", a.Correlations.Position))(c)
+	a.waitFor(a.through("correlations", a.Correlations))(c)
 }

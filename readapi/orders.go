@@ -15,8 +15,8 @@ import (
 // orders, an admin anyone's. Another shopper's order is a 404, like one
 // that does not exist, so order ids cannot be probed.
 func (a *API) mountOrders(v1 gin.IRouter, authn gin.HandlerFunc) {
-	v1.GET("/orders/user/:userId", authn, a.waitFor(a.through("orders", a.Orders.Position)), a.ordersOfUser)
-	v1.GET("/orders/:id", authn, a.waitFor(a.through("orders", a.Orders.Position)), a.getOrder)
+	v1.GET("/orders/user/:userId", authn, a.waitFor(a.through("orders", a.Orders)), a.ordersOfUser)
+	v1.GET("/orders/:id", authn, a.waitFor(a.through("orders", a.Orders)), a.getOrder)
 }
 
 func (a *API) ordersOfUser(c *gin.Context) {
@@ -27,7 +27,12 @@ func (a *API) ordersOfUser(c *gin.Context) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": a.Orders.ForUser(user)})
+	items, err := a.Orders.OrdersOf(c.Request.Context(), user)
+	if err != nil {
+		httpedge.WriteError(c, unavailable("orders", err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
 func (a *API) getOrder(c *gin.Context) {
@@ -37,7 +42,11 @@ func (a *API) getOrder(c *gin.Context) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
-	o, ok := a.Orders.Get(id.String())
+	o, ok, err := a.Orders.Order(c.Request.Context(), id.String())
+	if err != nil {
+		httpedge.WriteError(c, unavailable("orders", err))
+		return
+	}
 	if !ok || (claims.Role != auth.Admin && o.UserID != claims.UserID) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return

@@ -5,6 +5,7 @@ package readapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,11 +30,11 @@ const DefaultMaxWait = 5 * time.Second
 
 // API serves the read endpoints from the models.
 type API struct {
-	Catalog *projections.MemoryCatalog
-	Carts   *projections.MemoryCarts
-	Orders  *projections.MemoryOrders
+	Catalog projections.CatalogReader
+	Carts   projections.CartReader
+	Orders  projections.OrderReader
 	// Correlations finds the events of an order's checkout for its timeline.
-	Correlations *projections.MemoryCorrelations
+	Correlations projections.CorrelationReader
 	// Projections reports the status of every projection of this process.
 	Projections *projections.Runner
 	// Store and Codec serve the admin's raw stream browser and the replay
@@ -48,15 +49,15 @@ type API struct {
 // cart behind authn.
 func (a *API) Mount(r gin.IRouter, authn gin.HandlerFunc) {
 	v1 := r.Group("/api/v1")
-	v1.GET("/products", a.waitFor(a.through("catalog", a.Catalog.Position)), a.listProducts)
-	v1.GET("/products/:id", a.waitFor(a.through("catalog", a.Catalog.Position)), a.getProduct)
-	v1.GET("/categories", a.waitFor(a.through("catalog", a.Catalog.Position)), a.categories)
+	v1.GET("/products", a.waitFor(a.through("catalog", a.Catalog)), a.listProducts)
+	v1.GET("/products/:id", a.waitFor(a.through("catalog", a.Catalog)), a.getProduct)
+	v1.GET("/categories", a.waitFor(a.through("catalog", a.Catalog)), a.categories)
 	if a.Orders != nil {
 		a.mountOrders(v1, authn)
 	}
 	if a.Carts != nil {
-		v1.GET("/cart", authn, a.waitFor(a.through("carts", a.Carts.Position)), a.cart(false))
-		v1.GET("/cart/summary", authn, a.waitFor(a.through("carts", a.Carts.Position)), a.cart(true))
+		v1.GET("/cart", authn, a.waitFor(a.through("carts", a.Carts)), a.cart(false))
+		v1.GET("/cart/summary", authn, a.waitFor(a.through("carts", a.Carts)), a.cart(true))
 	}
 }
 
@@ -65,7 +66,13 @@ func (a *API) Mount(r gin.IRouter, authn gin.HandlerFunc) {
 func (a *API) cart(summary bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		claims, _ := auth.ClaimsFrom(c)
-		v, err := projections.RenderCart(a.Carts.Get(claims.UserID), a.Catalog.Get, summary)
+		ctx := c.Request.Context()
+		s, err := a.Carts.Cart(ctx, claims.UserID)
+		if err != nil {
+			httpedge.WriteError(c, unavailable("carts", err))
+			return
+		}
+		v, err := projections.RenderCart(s, func(id string) (projections.Product, bool, error) { return a.Catalog.Product(ctx, id) }, summary)
 		if err != nil {
 			httpedge.WriteError(c, err)
 			return
@@ -77,11 +84,31 @@ func (a *API) cart(summary bool) gin.HandlerFunc {
 // through returns how far projection name has processed the log: from the
 // runner when there is one (it counts events the filter skips), else the
 // model's own checkpoint.
-func (a *API) through(name string, model func() eventstore.Position) func() eventstore.Position {
-	if a.Projections == nil {
-		return model
+func (a *API) through(name string, model projections.Positioned) func(context.Context) (eventstore.Position, error) {
+	return func(ctx context.Context) (eventstore.Position, error) {
+		pos, err := model.Position(ctx)
+		if a.Projections != nil {
+			pos = max(pos, a.Projections.Through(name))
+		}
+		return pos, err
 	}
-	return func() eventstore.Position { return max(a.Projections.Through(name), model()) }
+}
+
+// errModelUnavailable is the 503 of a read whose model's store (Redis,
+// PostgreSQL) cannot be reached: nothing is lost, the client retries.
+type errModelUnavailable struct {
+	model string
+	err   error
+}
+
+func (e errModelUnavailable) Error() string             { return "the " + e.model + " read model is unavailable: " + e.err.Error() }
+func (e errModelUnavailable) Unwrap() error             { return e.err }
+func (e errModelUnavailable) RetryAfter() time.Duration { return time.Second }
+
+// unavailable wraps a read model's failure as a 503 with Retry-After,
+// keeping the cause for the log but not for the client.
+func unavailable(model string, err error) error {
+	return apperr.Unavailable("the "+model+" are unavailable, try again shortly", errModelUnavailable{model: model, err: err})
 }
 
 // errNotCaughtUp is the 503 of a read whose model did not reach the
@@ -93,7 +120,7 @@ func (errNotCaughtUp) RetryAfter() time.Duration { return time.Second }
 
 // waitFor holds a request until position() reaches X-Min-Position, at most
 // MaxWait; then it answers 503 with Retry-After.
-func (a *API) waitFor(position func() eventstore.Position) gin.HandlerFunc {
+func (a *API) waitFor(position func(context.Context) (eventstore.Position, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		raw := c.GetHeader(HeaderMinPosition)
 		if raw == "" {
@@ -114,7 +141,11 @@ func (a *API) waitFor(position func() eventstore.Position) gin.HandlerFunc {
 		defer cancel()
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
-		for position() < eventstore.Position(want) {
+		for {
+			pos, err := position(ctx)
+			if err == nil && pos >= eventstore.Position(want) {
+				break
+			}
 			select {
 			case <-ctx.Done():
 				httpedge.WriteError(c, apperr.Unavailable("the read model has not reached position "+raw+" yet", errNotCaughtUp{}))
@@ -162,9 +193,13 @@ func (a *API) listProducts(c *gin.Context) {
 		httpedge.WriteError(c, apperr.Invalid("invalid product query", fields...))
 		return
 	}
-	items, next, err := a.Catalog.List(q)
-	if err != nil {
+	items, next, err := a.Catalog.Products(c.Request.Context(), q)
+	if errors.Is(err, projections.ErrBadCursor) {
 		httpedge.WriteError(c, apperr.Invalid("invalid product query", apperr.Field("cursor", "is not a cursor of this listing")))
+		return
+	}
+	if err != nil {
+		httpedge.WriteError(c, unavailable("products", err))
 		return
 	}
 	var nextCursor *string
@@ -180,7 +215,11 @@ func (a *API) getProduct(c *gin.Context) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
-	p, ok := a.Catalog.Get(strings.ToLower(id.String()))
+	p, ok, err := a.Catalog.Product(c.Request.Context(), strings.ToLower(id.String()))
+	if err != nil {
+		httpedge.WriteError(c, unavailable("products", err))
+		return
+	}
 	if !ok {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
@@ -189,5 +228,10 @@ func (a *API) getProduct(c *gin.Context) {
 }
 
 func (a *API) categories(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"items": a.Catalog.Categories()})
+	items, err := a.Catalog.Categories(c.Request.Context())
+	if err != nil {
+		httpedge.WriteError(c, unavailable("categories", err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
 }

@@ -150,7 +150,12 @@ func (a *API) timeline(c *gin.Context) {
 		byPos[e.Position] = e
 	}
 	if corr := projections.CorrelationID(own[0]); corr != "" && a.Correlations != nil {
-		for _, p := range a.Correlations.Positions(corr) {
+		positions, err := a.Correlations.Correlated(ctx, corr)
+		if err != nil {
+			httpedge.WriteError(c, unavailable("timelines", err))
+			return
+		}
+		for _, p := range positions {
 			if _, ok := byPos[p]; ok {
 				continue
 			}

@@ -18,19 +18,13 @@ import (
 // viewCart renders a cart with each line's product sku and name, from this
 // process's cached product states (at most commands.PeekMaxAge old).
 func (a *API) viewCart(ctx context.Context, s cart.State) (projections.CartView, error) {
-	var lookupErr error
-	v, err := projections.RenderCart(s, func(id string) (projections.Product, bool) {
+	return projections.RenderCart(s, func(id string) (projections.Product, bool, error) {
 		p, _, err := commands.Peek(ctx, a.Runner, commands.Product, commands.ProductStream(id))
 		if err != nil {
-			lookupErr = err
-			return projections.Product{}, false
+			return projections.Product{}, false, err
 		}
-		return projections.Product{ID: id, SKU: p.SKU, Name: p.Name, Available: p.Available()}, p.Exists
+		return projections.Product{ID: id, SKU: p.SKU, Name: p.Name, Available: p.Available()}, p.Exists, nil
 	}, false)
-	if lookupErr != nil {
-		return projections.CartView{}, lookupErr
-	}
-	return v, err
 }
 
 type addItemRequest struct {
