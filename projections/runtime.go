@@ -47,7 +47,18 @@ const (
 	StateLive       State = "live"
 	StateFailed     State = "failed"
 	StateStopped    State = "stopped"
+	// StateStandby is a projection another process runs: this one waits
+	// to take over (PostgreSQL advisory lock).
+	StateStandby State = "standby"
 )
+
+// Advancer is a Target that can record how far its projection has read
+// the log when nothing there was for it, so readers in other processes
+// (X-Min-Position) know the model is caught up. The runner calls it when
+// the head moved past the checkpoint without a matching event.
+type Advancer interface {
+	Advance(ctx context.Context, through eventstore.Position) error
+}
 
 // Status is what GET /api/v1/admin/projections and `commerce projections
 // status` show of a projection.
@@ -121,6 +132,12 @@ func (r *Runner) Through(name string) eventstore.Position {
 	return 0
 }
 
+// Standby marks projection name as run by another process, so the admin
+// API shows why this one is not moving.
+func (r *Runner) Standby(name string) {
+	r.update(name, func(s *Status) { s.State = StateStandby })
+}
+
 // Statuses returns a copy of every projection's status, by name.
 func (r *Runner) Statuses() map[string]Status {
 	r.mu.Lock()
@@ -174,6 +191,8 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 		pos, err = p.Target.Checkpoint(ctx)
 	}
 	r.update(p.Name, func(s *Status) { s.Position = pos })
+	advancer, _ := p.Target.(Advancer)
+	advanced := pos
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -202,6 +221,13 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 				s.Position = s.Head
 			})
 			backoff = minB
+			if advancer != nil && head > advanced {
+				// Best effort: a failure only delays other processes'
+				// X-Min-Position waits until the next event or poll.
+				if err := advancer.Advance(ctx, head); err == nil {
+					advanced = head
+				}
+			}
 			if err := sleep(ctx, poll); err != nil {
 				return err
 			}

@@ -1,11 +1,16 @@
 package readapi
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"sort"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/commerce-engine/commerce/apperr"
+	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/projections"
 )
 
@@ -19,12 +24,17 @@ type projectionView struct {
 	Error    *string `json:"error"`
 	// FailedAt names the event a failed projection is stuck on.
 	FailedAt *projections.EventRef `json:"failed_at,omitempty"`
+	// Rebuild is the last rebuild this process ran of the projection.
+	Rebuild *projections.RebuildStatus `json:"rebuild,omitempty"`
 }
 
 // MountAdmin registers the admin read routes behind authn and admin.
 func (a *API) MountAdmin(r gin.IRouter, authn, admin gin.HandlerFunc) {
 	g := r.Group("/api/v1/admin", authn, admin)
 	g.GET("/projections", a.projections)
+	if a.Rebuilds != nil {
+		g.POST("/projections/:name/rebuild", a.rebuild)
+	}
 	if a.Store != nil {
 		g.GET("/streams/:stream_id/events", a.streamEvents)
 		g.GET("/orders/:id/state", a.orderState)
@@ -41,6 +51,11 @@ func (a *API) projections(c *gin.Context) {
 				msg := s.Error
 				v.Error = &msg
 			}
+			if a.Rebuilds != nil {
+				if r, ok := a.Rebuilds.Status(s.Name); ok {
+					v.Rebuild = &r
+				}
+			}
 			items = append(items, v)
 		}
 	}
@@ -55,4 +70,27 @@ func (a *API) waitForCorrelations(c *gin.Context) {
 		return
 	}
 	a.waitFor(a.through("correlations", a.Correlations))(c)
+}
+
+// rebuild starts replaying a projection into a new generation; reads stay
+// on the old one until the new one has caught up and is swapped in.
+func (a *API) rebuild(c *gin.Context) {
+	name := c.Param("name")
+	ctx := a.Lifetime
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	err := a.Rebuilds.Start(ctx, name)
+	switch {
+	case errors.Is(err, projections.ErrUnknownProjection):
+		httpedge.WriteError(c, apperr.NotFound("no projection is named "+strconv.Quote(name)))
+		return
+	case errors.Is(err, projections.ErrRebuildRunning):
+		httpedge.WriteError(c, apperr.Conflict("a rebuild of "+strconv.Quote(name)+" is already running", err))
+		return
+	case err != nil:
+		httpedge.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"name": name, "status": "rebuilding"})
 }

@@ -37,6 +37,10 @@ type API struct {
 	Correlations projections.CorrelationReader
 	// Projections reports the status of every projection of this process.
 	Projections *projections.Runner
+	// Rebuilds rebuilds projections on an admin's request; Lifetime is the
+	// context they run under (the process's, not the request's).
+	Rebuilds *projections.Rebuilds
+	Lifetime context.Context
 	// Store and Codec serve the admin's raw stream browser and the replay
 	// of an order to a past position.
 	Store eventstore.Store
@@ -101,7 +105,9 @@ type errModelUnavailable struct {
 	err   error
 }
 
-func (e errModelUnavailable) Error() string             { return "the " + e.model + " read model is unavailable: " + e.err.Error() }
+func (e errModelUnavailable) Error() string {
+	return "the " + e.model + " read model is unavailable: " + e.err.Error()
+}
 func (e errModelUnavailable) Unwrap() error             { return e.err }
 func (e errModelUnavailable) RetryAfter() time.Duration { return time.Second }
 

@@ -1,0 +1,171 @@
+package readmodeltest_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/eventstore/sqlite"
+	"github.com/commerce-engine/commerce/projections"
+	"github.com/commerce-engine/commerce/projections/readmodeltest"
+)
+
+// memoryModels is the embedded default's set of read models.
+type memoryModels struct {
+	catalog      *projections.Slot[*projections.MemoryCatalog]
+	carts        *projections.Slot[*projections.MemoryCarts]
+	orders       *projections.Slot[*projections.MemoryOrders]
+	correlations *projections.Slot[*projections.MemoryCorrelations]
+}
+
+func newMemoryModels(codec *eventstore.Codec) memoryModels {
+	return memoryModels{
+		catalog:      projections.NewSlot(func() *projections.MemoryCatalog { return projections.NewMemoryCatalog(codec) }),
+		carts:        projections.NewSlot(func() *projections.MemoryCarts { return projections.NewMemoryCarts(codec) }),
+		orders:       projections.NewSlot(func() *projections.MemoryOrders { return projections.NewMemoryOrders(codec) }),
+		correlations: projections.NewSlot(projections.NewMemoryCorrelations),
+	}
+}
+
+func (m memoryModels) projections() []projections.Projection {
+	return []projections.Projection{
+		{Name: "catalog", Filter: projections.CatalogFilter, Target: m.catalog},
+		{Name: "carts", Filter: projections.CartFilter, Target: m.carts},
+		{Name: "orders", Filter: projections.OrderFilter, Target: m.orders},
+		{Name: "correlations", Target: m.correlations},
+	}
+}
+
+func (m memoryModels) readers() readmodeltest.Readers {
+	return readmodeltest.Readers{
+		Catalog:      projections.CatalogSlot{Slot: m.catalog},
+		Carts:        projections.CartSlot{Slot: m.carts},
+		Orders:       projections.OrderSlot{Slot: m.orders},
+		Correlations: projections.CorrelationSlot{Slot: m.correlations},
+	}
+}
+
+// rebuilds replays each model into a fresh one and swaps it in; slow
+// makes every step of the replay, and the moment before the swap, take a
+// few milliseconds so that the workload keeps appending meanwhile.
+func (m memoryModels) rebuilds(store eventstore.Store, slow bool) map[string]func(context.Context) error {
+	progress := func(_, _ eventstore.Position) {
+		if slow {
+			time.Sleep(3 * time.Millisecond)
+		}
+	}
+	return map[string]func(context.Context) error{
+		"catalog": func(ctx context.Context) error {
+			return m.catalog.Rebuild(ctx, store, projections.CatalogFilter, 20, progress)
+		},
+		"carts": func(ctx context.Context) error {
+			return m.carts.Rebuild(ctx, store, projections.CartFilter, 20, progress)
+		},
+		"orders": func(ctx context.Context) error {
+			return m.orders.Rebuild(ctx, store, projections.OrderFilter, 20, progress)
+		},
+		"correlations": func(ctx context.Context) error {
+			return m.correlations.Rebuild(ctx, store, eventstore.Filter{}, 20, progress)
+		},
+	}
+}
+
+// caughtUp waits until every projection of runner has processed the log
+// up to its head.
+func caughtUp(t *testing.T, runner *projections.Runner, store eventstore.Store, names ...string) {
+	t.Helper()
+	head, err := store.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, n := range names {
+		for runner.Through(n) < head {
+			if time.Now().After(deadline) {
+				t.Fatalf("projection %s did not reach %d: %+v", n, head, runner.Statuses()[n])
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// TestConvergenceOnTheEmbeddedDefault runs a random concurrent workload
+// with the live in-memory models following it and a rebuild of every model
+// swapped in halfway; afterwards the live models, the rebuilt ones and
+// models replayed from scratch must answer every question identically.
+func TestConvergenceOnTheEmbeddedDefault(t *testing.T) {
+	t.Parallel()
+	for _, seed := range []uint64{1, 2, 3} {
+		store, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = store.Close() })
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		r := &commands.Runner{Store: store, Codec: commands.NewCodec()}
+		live := newMemoryModels(r.Codec)
+		runner := &projections.Runner{Store: store, Poll: 2 * time.Millisecond}
+		var wg sync.WaitGroup
+		for _, p := range live.projections() {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = runner.Run(ctx, p) }()
+		}
+
+		// Rebuild every model while the workload runs.
+		rebuilt := make(chan error, 4)
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			var rw sync.WaitGroup
+			for name, rebuild := range live.rebuilds(store, true) {
+				rw.Add(1)
+				go func() {
+					defer rw.Done()
+					if err := rebuild(ctx); err != nil {
+						rebuilt <- err
+						return
+					}
+					t.Logf("seed %d: %s rebuilt and swapped in during the workload", seed, name)
+				}()
+			}
+			rw.Wait()
+			close(rebuilt)
+		}()
+		keys, err := readmodeltest.Workload{Seed: seed}.Run(ctx, r)
+		if err != nil {
+			t.Fatalf("seed %d: workload: %v", seed, err)
+		}
+		for err := range rebuilt {
+			t.Fatalf("seed %d: rebuild: %v", seed, err)
+		}
+		caughtUp(t, runner, store, "catalog", "carts", "orders", "correlations")
+		got, err := readmodeltest.Take(ctx, live.readers(), keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		fresh := newMemoryModels(r.Codec)
+		for name, rebuild := range fresh.rebuilds(store, false) {
+			if err := rebuild(ctx); err != nil {
+				t.Fatalf("seed %d: replay %s from scratch: %v", seed, name, err)
+			}
+		}
+		want, err := readmodeltest.Take(ctx, fresh.readers(), keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := readmodeltest.Diff(want, got, 10); d != "" {
+			t.Fatalf("seed %d: the live models differ from a replay from scratch:\n%s", seed, d)
+		}
+		if len(keys.Orders) == 0 || len(keys.Checkouts) == 0 {
+			t.Fatalf("seed %d: the workload placed no order (%d checkouts): it tests too little", seed, len(keys.Checkouts))
+		}
+		t.Logf("seed %d: %d products, %d shoppers, %d checkouts, %d orders, %d answers compared", seed, len(keys.Products), len(keys.Customers), len(keys.Checkouts), len(keys.Orders), len(got))
+		cancel()
+		wg.Wait()
+	}
+}
