@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 
@@ -135,44 +134,22 @@ func (a *API) timeline(c *gin.Context) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
-	ctx := c.Request.Context()
-	own, err := a.Store.ReadStream(ctx, commands.OrderStream(id.String()), eventstore.ReadStreamOptions{Limit: eventstore.MaxReadLimit})
-	if err != nil {
-		httpedge.WriteError(c, err)
-		return
+	var corr projections.CorrelationReader
+	if a.Correlations != nil {
+		corr = a.Correlations
 	}
-	if len(own) == 0 {
+	evs, err := projections.Timeline(c.Request.Context(), a.Store, corr, commands.OrderStream(id.String()))
+	if errors.Is(err, projections.ErrNoSuchOrder) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
-	byPos := map[eventstore.Position]eventstore.Event{}
-	for _, e := range own {
-		byPos[e.Position] = e
+	if err != nil {
+		httpedge.WriteError(c, unavailable("timelines", err))
+		return
 	}
-	if corr := projections.CorrelationID(own[0]); corr != "" && a.Correlations != nil {
-		positions, err := a.Correlations.Correlated(ctx, corr)
-		if err != nil {
-			httpedge.WriteError(c, unavailable("timelines", err))
-			return
-		}
-		for _, p := range positions {
-			if _, ok := byPos[p]; ok {
-				continue
-			}
-			evs, err := a.Store.ReadAll(ctx, eventstore.ReadAllOptions{After: p - 1, Limit: 1})
-			if err != nil {
-				httpedge.WriteError(c, err)
-				return
-			}
-			if len(evs) == 1 && evs[0].Position == p {
-				byPos[p] = evs[0]
-			}
-		}
-	}
-	out := make([]eventView, 0, len(byPos))
-	for _, e := range byPos {
+	out := make([]eventView, 0, len(evs))
+	for _, e := range evs {
 		out = append(out, viewEvent(e))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Position < out[j].Position })
 	c.JSON(http.StatusOK, gin.H{"order_id": id.String(), "events": out})
 }

@@ -17,36 +17,68 @@ import (
 
 // readSide runs the projections this process serves reads from.
 type readSide struct {
-	runner *projections.Runner
-	api    *readapi.API
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	runner   *projections.Runner
+	rebuilds *projections.Rebuilds
+	api      *readapi.API
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
-// startReadSide starts the in-memory catalog model, rebuilt from the log at
-// start and then following it live. It runs until stop, not until the
-// serve context ends, so that reads in flight during a graceful stop are
-// still answered.
+// model is one projection as the read side runs it: where its events go
+// and how it is rebuilt.
+type model struct {
+	projection projections.Projection
+	rebuild    projections.RebuildFunc
+}
+
+// memoryModels are the embedded default's read models: in memory, rebuilt
+// from the log at every start, rebuildable while serving.
+func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *readapi.API) {
+	catalog := projections.NewSlot(func() *projections.MemoryCatalog { return projections.NewMemoryCatalog(codec) })
+	carts := projections.NewSlot(func() *projections.MemoryCarts { return projections.NewMemoryCarts(codec) })
+	orders := projections.NewSlot(func() *projections.MemoryOrders { return projections.NewMemoryOrders(codec) })
+	correlations := projections.NewSlot(projections.NewMemoryCorrelations)
+	slot := func(name string, filter eventstore.Filter, target projections.Target, rebuild func(context.Context, eventstore.Store, eventstore.Filter, int, func(pos, head eventstore.Position)) error) model {
+		return model{
+			projection: projections.Projection{Name: name, Filter: filter, Target: target},
+			rebuild: func(ctx context.Context, progress func(pos, head eventstore.Position)) error {
+				return rebuild(ctx, store, filter, 0, progress)
+			},
+		}
+	}
+	models := []model{
+		slot("catalog", projections.CatalogFilter, catalog, catalog.Rebuild),
+		slot("carts", projections.CartFilter, carts, carts.Rebuild),
+		slot("orders", projections.OrderFilter, orders, orders.Rebuild),
+		slot("correlations", eventstore.Filter{}, correlations, correlations.Rebuild),
+	}
+	api := &readapi.API{
+		Catalog:      projections.CatalogSlot{Slot: catalog},
+		Carts:        projections.CartSlot{Slot: carts},
+		Orders:       projections.OrderSlot{Slot: orders},
+		Correlations: projections.CorrelationSlot{Slot: correlations},
+	}
+	return models, api
+}
+
+// startReadSide starts the read models and their projections. They run
+// until stop, not until the serve context ends, so that reads in flight
+// during a graceful stop are still answered.
 func (m *Main) startReadSide(store eventstore.Store) *readSide {
 	ctx, cancel := context.WithCancel(context.Background())
-	rs := &readSide{runner: &projections.Runner{Store: store}, cancel: cancel}
+	rs := &readSide{runner: &projections.Runner{Store: store}, rebuilds: &projections.Rebuilds{}, cancel: cancel}
 	codec := commands.NewCodec()
-	catalog := projections.NewMemoryCatalog(codec)
-	carts := projections.NewMemoryCarts(codec)
-	orders := projections.NewMemoryOrders(codec)
-	correlations := projections.NewMemoryCorrelations()
-	rs.api = &readapi.API{Catalog: catalog, Carts: carts, Orders: orders, Correlations: correlations, Projections: rs.runner, Store: store, Codec: codec}
-	for _, p := range []projections.Projection{
-		{Name: "catalog", Filter: projections.CatalogFilter, Target: catalog},
-		{Name: "carts", Filter: projections.CartFilter, Target: carts},
-		{Name: "orders", Filter: projections.OrderFilter, Target: orders},
-		{Name: "correlations", Target: correlations},
-	} {
+	models, api := memoryModels(store, codec)
+	api.Projections, api.Rebuilds, api.Lifetime = rs.runner, rs.rebuilds, ctx
+	api.Store, api.Codec = store, codec
+	rs.api = api
+	for _, md := range models {
+		rs.rebuilds.Register(md.projection.Name, md.rebuild)
 		rs.wg.Add(1)
 		go func() {
 			defer rs.wg.Done()
-			if err := rs.runner.Run(ctx, p); err != nil && !errors.Is(err, context.Canceled) {
-				m.log.Error("projection stopped", "projection", p.Name, "error", err)
+			if err := rs.runner.Run(ctx, md.projection); err != nil && !errors.Is(err, context.Canceled) {
+				m.log.Error("projection stopped", "projection", md.projection.Name, "error", err)
 			}
 		}()
 	}
@@ -61,10 +93,11 @@ func (rs *readSide) mount(authn gin.HandlerFunc) func(gin.IRouter) {
 	}
 }
 
-// stop ends the projections and waits for them.
+// stop ends the projections and rebuilds and waits for them.
 func (rs *readSide) stop() {
 	rs.cancel()
 	rs.wg.Wait()
+	rs.rebuilds.Wait()
 }
 
 // lagCollector exports each projection's position, head and lag to
