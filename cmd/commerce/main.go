@@ -44,6 +44,9 @@ Usage:
   commerce serve   [flags]   serve HTTP and run the configured roles until SIGINT/SIGTERM
   commerce migrate [flags]   apply the PostgreSQL event store migrations
   commerce admin create EMAIL  create an admin (password from COMMERCE_ADMIN_PASSWORD or stdin)
+  commerce projections status  print each projection's position, the head, the lag and status
+  commerce projections rebuild NAME  replay a projection into new tables, then swap them in
+  commerce timeline ORDER_ID [--json]  print every event of an order's checkout, oldest first
   commerce version           print version, commit and Go version
   commerce help              print this help
 
@@ -67,7 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
-	case "serve", "migrate", "admin":
+	case "serve", "migrate", "admin", "projections", "timeline":
 	case "version", "-version", "--version":
 		printVersion(stdout)
 		return exitOK
@@ -81,6 +84,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	fs := flag.NewFlagSet("commerce "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed once, below
+	jsonOut := new(bool)
+	if cmd == "timeline" {
+		jsonOut = fs.Bool("json", false, "print the timeline as the admin API's JSON")
+	}
 	cfg, rest, err := LoadConfig(fs, args, getenv)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -94,7 +101,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case cmd == "admin" && (len(rest) != 2 || rest[0] != "create"):
 		fmt.Fprintf(stderr, "usage: commerce admin create EMAIL (password from %s or standard input)\n", envAdminPassword)
 		return exitUsage
-	case cmd != "admin" && len(rest) > 0:
+	case cmd == "projections" && !(len(rest) == 1 && rest[0] == "status" || len(rest) == 2 && rest[0] == "rebuild"):
+		fmt.Fprintln(stderr, "usage: commerce projections status | commerce projections rebuild NAME")
+		return exitUsage
+	case cmd == "timeline" && (len(rest) == 0 || len(rest) > 2 || len(rest) == 2 && rest[1] != "--json" && rest[1] != "-json"):
+		fmt.Fprintln(stderr, "usage: commerce timeline ORDER_ID [--json]")
+		return exitUsage
+	case cmd != "admin" && cmd != "projections" && cmd != "timeline" && len(rest) > 0:
 		fmt.Fprintf(stderr, "commerce %s: unexpected argument %q\n", cmd, rest[0])
 		return exitUsage
 	}
@@ -107,6 +120,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = migrate(ctx, cfg, eventStoreSchema, logger, stdout)
 	case "admin":
 		err = adminCreate(ctx, cfg, rest[1], stdin, logger, stdout)
+	case "projections":
+		err = projectionsCommand(ctx, cfg, rest, logger, stdout)
+	case "timeline":
+		err = timelineCommand(ctx, cfg, rest[0], len(rest) == 2 || *jsonOut, logger, stdout)
 	}
 	if err != nil {
 		logger.Error("commerce "+cmd+" failed", "error", err)

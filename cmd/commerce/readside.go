@@ -22,6 +22,8 @@ type readSide struct {
 	api      *readapi.API
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	// closeModels closes the read model stores after the projections stop.
+	closeModels func()
 }
 
 // model is one projection as the read side runs it: where its events go
@@ -29,6 +31,33 @@ type readSide struct {
 type model struct {
 	projection projections.Projection
 	rebuild    projections.RebuildFunc
+	// position is how far the model has applied the log, as its readers
+	// see it (for `commerce projections status`).
+	position func(ctx context.Context) (eventstore.Position, error)
+}
+
+// readModels are the read models of the configured stores and the API
+// that reads them.
+type readModels struct {
+	models []model
+	api    *readapi.API
+	// kind names where the models live, for logs and status output.
+	kind string
+	// inMemory is true on the embedded default: the models live in the
+	// serving process and are rebuilt at each start.
+	inMemory bool
+	// statuses describe projections beyond their position (a rebuild
+	// under way), by name.
+	statuses map[string]string
+	close    func()
+}
+
+// openReadModels is the one switch from configuration to read model
+// stores.
+func (m *Main) openReadModels(_ context.Context, store eventstore.Store, codec *eventstore.Codec) (*readModels, error) {
+	models, api := memoryModels(store, codec)
+	api.Store, api.Codec = store, codec
+	return &readModels{models: models, api: api, kind: "memory", inMemory: true, close: func() {}}, nil
 }
 
 // memoryModels are the embedded default's read models: in memory, rebuilt
@@ -44,6 +73,7 @@ func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *re
 			rebuild: func(ctx context.Context, progress func(pos, head eventstore.Position)) error {
 				return rebuild(ctx, store, filter, 0, progress)
 			},
+			position: target.Checkpoint,
 		}
 	}
 	models := []model{
@@ -64,15 +94,19 @@ func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *re
 // startReadSide starts the read models and their projections. They run
 // until stop, not until the serve context ends, so that reads in flight
 // during a graceful stop are still answered.
-func (m *Main) startReadSide(store eventstore.Store) *readSide {
+func (m *Main) startReadSide(store eventstore.Store) (*readSide, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rs := &readSide{runner: &projections.Runner{Store: store}, rebuilds: &projections.Rebuilds{}, cancel: cancel}
-	codec := commands.NewCodec()
-	models, api := memoryModels(store, codec)
+	rm, err := m.openReadModels(ctx, store, commands.NewCodec())
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	rs.closeModels = rm.close
+	api := rm.api
 	api.Projections, api.Rebuilds, api.Lifetime = rs.runner, rs.rebuilds, ctx
-	api.Store, api.Codec = store, codec
 	rs.api = api
-	for _, md := range models {
+	for _, md := range rm.models {
 		rs.rebuilds.Register(md.projection.Name, md.rebuild)
 		rs.wg.Add(1)
 		go func() {
@@ -82,7 +116,7 @@ func (m *Main) startReadSide(store eventstore.Store) *readSide {
 			}
 		}()
 	}
-	return rs
+	return rs, nil
 }
 
 // mount registers the read routes; authn guards the caller's own ones.
@@ -98,6 +132,7 @@ func (rs *readSide) stop() {
 	rs.cancel()
 	rs.wg.Wait()
 	rs.rebuilds.Wait()
+	rs.closeModels()
 }
 
 // lagCollector exports each projection's position, head and lag to

@@ -55,7 +55,10 @@ func testEngine(t *testing.T, tweak ...func(*Config)) (*gin.Engine, *writeSide) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ws.close() })
-	rs := m.startReadSide(store)
+	rs, err := m.startReadSide(store)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(rs.stop)
 	m.collectors = append(m.collectors, newLagCollector(rs.runner))
 	r, err := m.router(store, ws.mount, rs.mount(auth.Authenticate(ws.tokens)))

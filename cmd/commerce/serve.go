@@ -124,7 +124,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	rs := m.startReadSide(store)
+	rs, err := m.startReadSide(store)
+	if err != nil {
+		return err
+	}
 	defer rs.stop()
 	m.collectors = append(m.collectors, newLagCollector(rs.runner))
 

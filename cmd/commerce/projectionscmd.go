@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/projections"
+)
+
+// errInMemoryModels refuses a rebuild from the command line on the
+// embedded default, whose read models live in the serving process.
+var errInMemoryModels = errors.New("the embedded default keeps its read models in the serving process's memory and rebuilds them at every start; " +
+	"rebuild one while serving with POST /api/v1/admin/projections/{name}/rebuild, or set " + envReadModelURL + " to keep them in PostgreSQL")
+
+// projectionsCommand runs `commerce projections status` and `commerce
+// projections rebuild NAME`.
+func projectionsCommand(ctx context.Context, cfg Config, args []string, log *slog.Logger, stdout io.Writer) error {
+	m := NewMain(cfg, WithLogger(log))
+	store, err := m.openEventStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rm, err := m.openReadModels(ctx, store, commands.NewCodec())
+	if err != nil {
+		return err
+	}
+	defer rm.close()
+	switch args[0] {
+	case "status":
+		return printProjectionStatus(ctx, store, rm, stdout)
+	default: // rebuild NAME
+		if rm.inMemory {
+			return errInMemoryModels
+		}
+		rebuilds := &projections.Rebuilds{}
+		for _, md := range rm.models {
+			rebuilds.Register(md.projection.Name, md.rebuild)
+		}
+		name := args[1]
+		var last time.Time
+		for _, md := range rm.models {
+			if md.projection.Name != name {
+				continue
+			}
+			start := time.Now()
+			err := md.rebuild(ctx, func(pos, head eventstore.Position) {
+				if time.Since(last) >= time.Second {
+					last = time.Now()
+					fmt.Fprintf(stdout, "%s: replayed to %d of %d\n", name, pos, head)
+				}
+			})
+			if err != nil {
+				return fmt.Errorf("rebuild %s: %w", name, err)
+			}
+			fmt.Fprintf(stdout, "%s: rebuilt and swapped in, in %s\n", name, time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		return fmt.Errorf("no projection is named %q: the projections are %s", name, strings.Join(rebuilds.Names(), ", "))
+	}
+}
+
+// printProjectionStatus prints each projection's position, the head, the
+// lag and where it lives.
+func printProjectionStatus(ctx context.Context, store eventstore.Store, rm *readModels, stdout io.Writer) error {
+	head, err := store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("read the head of the log: %w", err)
+	}
+	if rm.inMemory {
+		fmt.Fprintf(stdout, "head %d. The embedded default keeps its read models in the serving process's memory, rebuilt from the log at every start: "+
+			"ask the running server (GET /api/v1/admin/projections) for their positions.\n", head)
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROJECTION\tPOSITION\tHEAD\tLAG\tSTATUS")
+	for _, md := range rm.models {
+		pos, err := md.position(ctx)
+		status := "live"
+		switch {
+		case err != nil:
+			status = "unreachable: " + err.Error()
+		case pos < head:
+			status = "behind"
+		}
+		if st, ok := rm.statuses[md.projection.Name]; ok && err == nil {
+			status = st
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", md.projection.Name, pos, head, max(0, int64(head-pos)), status)
+	}
+	return tw.Flush()
+}
+
+// timelineCommand prints an order's timeline: every event of its checkout
+// across streams, oldest first, as a table or (asJSON) as the admin API's
+// JSON.
+func timelineCommand(ctx context.Context, cfg Config, orderID string, asJSON bool, log *slog.Logger, stdout io.Writer) error {
+	id, err := uuid.Parse(orderID)
+	if err != nil {
+		return fmt.Errorf("%q is not an order id (a UUID)", orderID)
+	}
+	m := NewMain(cfg, WithLogger(log))
+	store, err := m.openEventStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rm, err := m.openReadModels(ctx, store, commands.NewCodec())
+	if err != nil {
+		return err
+	}
+	defer rm.close()
+	corr := rm.api.Correlations
+	if rm.inMemory {
+		// The index lives in the server's memory: build this process's own.
+		slot := projections.NewSlot(projections.NewMemoryCorrelations)
+		if err := slot.Rebuild(ctx, store, eventstore.Filter{}, 0, nil); err != nil {
+			return fmt.Errorf("index the log's correlations: %w", err)
+		}
+		corr = projections.CorrelationSlot{Slot: slot}
+	}
+	evs, err := projections.Timeline(ctx, store, corr, commands.OrderStream(id.String()))
+	if errors.Is(err, projections.ErrNoSuchOrder) {
+		return fmt.Errorf("order %s: %w", id, err)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		type event struct {
+			Position      int64           `json:"position"`
+			StreamID      string          `json:"stream_id"`
+			Version       int64           `json:"version"`
+			Type          string          `json:"type"`
+			SchemaVersion int             `json:"schema_version"`
+			RecordedAt    time.Time       `json:"recorded_at"`
+			Data          json.RawMessage `json:"data"`
+			Metadata      json.RawMessage `json:"metadata"`
+		}
+		out := struct {
+			OrderID string  `json:"order_id"`
+			Events  []event `json:"events"`
+		}{OrderID: id.String(), Events: []event{}}
+		for _, e := range evs {
+			out.Events = append(out.Events, event{int64(e.Position), e.StreamID, e.Version, e.Type, e.SchemaVersion, e.RecordedAt, e.Data, e.Metadata})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POSITION\tRECORDED AT\tSTREAM\tVERSION\tTYPE")
+	for _, e := range evs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", e.Position, e.RecordedAt.UTC().Format(time.RFC3339Nano), e.StreamID, e.Version, e.Type)
+	}
+	return tw.Flush()
+}
