@@ -113,7 +113,7 @@ func (m *MemoryCatalog) Apply(_ context.Context, evs []eventstore.Event) error {
 func ProductID(e eventstore.Event) string { return strings.TrimPrefix(e.StreamID, "product-") }
 
 // FoldProduct is the catalog projection's logic, written once for every
-// store: it returns the product e leaves behind, given the product as
+// store (times are kept to the microsecond, PostgreSQL's precision): it returns the product e leaves behind, given the product as
 // the model holds it (get). Stores load the products a batch touches,
 // fold, and write back.
 func FoldProduct(codec *eventstore.Codec, get func(id string) (Product, bool), e eventstore.Event) (Product, error) {
@@ -125,7 +125,7 @@ func FoldProduct(codec *eventstore.Codec, get func(id string) (Product, bool), e
 		return Product{
 			ID: created.ProductID, SKU: created.SKU, Name: created.Name, Description: created.Description,
 			Category: created.Category, Price: created.Price, ImageURL: created.ImageURL,
-			CreatedAt: created.At.UTC(), UpdatedAt: created.At.UTC(), Created: e.Position,
+			CreatedAt: created.At.UTC().Truncate(time.Microsecond), UpdatedAt: created.At.UTC().Truncate(time.Microsecond), Created: e.Position,
 		}, nil
 	}
 	p, ok := get(ProductID(e))
@@ -135,10 +135,10 @@ func FoldProduct(codec *eventstore.Codec, get func(id string) (Product, bool), e
 	switch ev := payload.(type) {
 	case catalog.ProductUpdated:
 		p.Name, p.Description, p.Category, p.Price, p.ImageURL = ev.Name, ev.Description, ev.Category, ev.Price, ev.ImageURL
-		p.UpdatedAt = ev.At.UTC()
+		p.UpdatedAt = ev.At.UTC().Truncate(time.Microsecond)
 	case catalog.StockAdjusted:
 		p.Available += ev.Delta
-		p.UpdatedAt = ev.At.UTC()
+		p.UpdatedAt = ev.At.UTC().Truncate(time.Microsecond)
 	case catalog.StockReserved:
 		p.Available -= ev.Quantity
 	case catalog.ReservationReleased:

@@ -141,23 +141,23 @@ func FoldOrder(codec *eventstore.Codec, o Order, exists bool, e eventstore.Event
 	}
 	if p, ok := payload.(order.Placed); ok {
 		return Order{ID: OrderID(e), UserID: p.CustomerID, Status: order.StatusPlaced.String(), Lines: p.Lines, Total: p.Total,
-			PaymentID: p.PaymentID, CreatedAt: p.At.UTC(), UpdatedAt: p.At.UTC(), Placed: e.Position}, true, nil
+			PaymentID: p.PaymentID, CreatedAt: p.At.UTC().Truncate(time.Microsecond), UpdatedAt: p.At.UTC().Truncate(time.Microsecond), Placed: e.Position}, true, nil
 	}
 	if !exists {
 		return Order{}, false, fmt.Errorf("orders projection at %d (%s): %w", e.Position, e.Type, ErrUnknownOrder)
 	}
 	switch ev := payload.(type) {
 	case order.Processing:
-		o.Status, o.UpdatedAt = order.StatusProcessing.String(), ev.At.UTC()
+		o.Status, o.UpdatedAt = order.StatusProcessing.String(), ev.At.UTC().Truncate(time.Microsecond)
 	case order.Shipped:
 		carrier, tracking := ev.Carrier, ev.TrackingNumber
-		o.Status, o.Carrier, o.TrackingNumber, o.UpdatedAt = order.StatusShipped.String(), &carrier, &tracking, ev.At.UTC()
+		o.Status, o.Carrier, o.TrackingNumber, o.UpdatedAt = order.StatusShipped.String(), &carrier, &tracking, ev.At.UTC().Truncate(time.Microsecond)
 	case order.Delivered:
-		o.Status, o.UpdatedAt = order.StatusDelivered.String(), ev.At.UTC()
+		o.Status, o.UpdatedAt = order.StatusDelivered.String(), ev.At.UTC().Truncate(time.Microsecond)
 	case order.Cancelled:
-		o.Status, o.UpdatedAt = order.StatusCancelled.String(), ev.At.UTC()
+		o.Status, o.UpdatedAt = order.StatusCancelled.String(), ev.At.UTC().Truncate(time.Microsecond)
 	case order.Refunded:
-		o.Status, o.UpdatedAt = order.StatusRefunded.String(), ev.At.UTC()
+		o.Status, o.UpdatedAt = order.StatusRefunded.String(), ev.At.UTC().Truncate(time.Microsecond)
 	}
 	return o, false, nil
 }
