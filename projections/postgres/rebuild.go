@@ -1,0 +1,324 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/commerce-engine/commerce/eventstore"
+)
+
+// ErrRebuildRunning means another rebuild of the same projection holds its
+// lock; the admin API answers 409 Conflict.
+var ErrRebuildRunning = errors.New("projections/postgres: a rebuild of this projection is already running")
+
+// RebuildOptions tunes a rebuild.
+type RebuildOptions struct {
+	// Batch is how many events one transaction applies (default 2000).
+	Batch int
+	// Progress, when set, is called after each batch with the new
+	// generation's position and the log's head, for progress output.
+	Progress func(pos, head eventstore.Position)
+}
+
+// errSwapBusy means the swap could not lock the views quickly and backed
+// off, so that no reader is chosen as a deadlock victim.
+var errSwapBusy = errors.New("views are busy")
+
+// Rebuild replays the log into a new generation of m while the live one
+// keeps serving, then swaps the views to it and drops the old one. Only one
+// rebuild of a projection runs at a time (ErrRebuildRunning otherwise). On
+// error or cancellation the live generation is untouched and the next
+// rebuild drops the half-built one.
+func (s *Store) Rebuild(ctx context.Context, events eventstore.Store, m Model, opts RebuildOptions) error {
+	if err := s.validateModel(m); err != nil {
+		return err
+	}
+	name := m.Name()
+	if opts.Batch <= 0 {
+		opts.Batch = 2000
+	}
+	opts.Batch = min(opts.Batch, eventstore.MaxReadLimit)
+	l, err := s.tryLock(ctx, s.NS.Prefix+"rebuild:"+name)
+	if err != nil {
+		return fmt.Errorf("projections/postgres rebuild %s: %w", name, err)
+	}
+	if l == nil {
+		return fmt.Errorf("%w: %s", ErrRebuildRunning, name)
+	}
+	defer l.release(ctx)
+
+	gen, schema, err := s.prepareRebuild(ctx, m)
+	if err != nil {
+		return fmt.Errorf("projections/postgres rebuild %s: %w", name, err)
+	}
+	if err := s.catchUp(ctx, events, m, schema, -1, opts); err != nil {
+		return fmt.Errorf("projections/postgres rebuild %s: %w", name, err)
+	}
+	var old string
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		old, err = s.swap(ctx, events, m, gen, schema, opts)
+		if !errors.Is(err, errSwapBusy) {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("projections/postgres rebuild %s: swap: %w", name, ctx.Err())
+		case <-t.C:
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("projections/postgres rebuild %s: swap: %w", name, err)
+	}
+	// Readers still on the old tables hold locks the drop waits for;
+	// readers that started after the swap use the new views.
+	for attempt := 0; ; attempt++ {
+		_, err = s.Pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+rtIdent(old)+" CASCADE")
+		if err == nil || rtCode(err) != "40P01" || attempt == 5 {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("projections/postgres rebuild %s: swapped to %s but could not drop %s (the next rebuild will): %w", name, schema, old, err)
+	}
+	return nil
+}
+
+// prepareRebuild drops the generations of m that are not live (left by
+// rebuilds that died or drops that failed) and creates a new empty one,
+// recorded as building.
+func (s *Store) prepareRebuild(ctx context.Context, m Model) (int64, string, error) {
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return 0, "", fmt.Errorf("begin: %w", err)
+	}
+	defer rtRollback(ctx, tx)
+	var live string
+	err = tx.QueryRow(ctx, "SELECT schema_name FROM "+s.registry()+" WHERE name = $1", m.Name()).Scan(&live)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", fmt.Errorf("%w: %s", ErrNotSetUp, m.Name())
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("read registry: %w", err)
+	}
+	rows, err := tx.Query(ctx, "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", s.NS.Prefix+"rm_"+m.Name()+"_")
+	if err != nil {
+		return 0, "", fmt.Errorf("list generations: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, "", fmt.Errorf("list generations: %w", err)
+	}
+	mine := s.generationSchemas(m.Name())
+	for _, n := range found {
+		if n == live || !mine.MatchString(n) {
+			continue
+		}
+		if _, err := tx.Exec(ctx, "DROP SCHEMA "+rtIdent(n)+" CASCADE"); err != nil {
+			return 0, "", fmt.Errorf("drop stale generation %s: %w", n, err)
+		}
+	}
+	gen, schema, err := s.newGeneration(ctx, tx, m)
+	if err != nil {
+		return 0, "", err
+	}
+	if _, err := tx.Exec(ctx, "UPDATE "+s.registry()+" SET building = $2, updated_at = now() WHERE name = $1", m.Name(), schema); err != nil {
+		return 0, "", fmt.Errorf("record building %s: %w", schema, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, "", fmt.Errorf("commit: %w", err)
+	}
+	return gen, schema, nil
+}
+
+// catchUp applies the log to generation schema, one transaction per batch,
+// from its checkpoint until a read returns nothing or, when until >= 0,
+// until its checkpoint reaches until.
+func (s *Store) catchUp(ctx context.Context, events eventstore.Store, m Model, schema string, until eventstore.Position, opts RebuildOptions) error {
+	var cp int64
+	if err := s.Pool.QueryRow(ctx, "SELECT position FROM "+rtQual(schema, "checkpoint")).Scan(&cp); err != nil {
+		return fmt.Errorf("read checkpoint of %s: %w", schema, err)
+	}
+	pos := eventstore.Position(cp)
+	for until < 0 || pos < until {
+		head, err := events.Head(ctx)
+		if err != nil {
+			return fmt.Errorf("read the head: %w", err)
+		}
+		evs, err := events.ReadAll(ctx, eventstore.ReadAllOptions{After: pos, Filter: m.Filter(), Limit: opts.Batch})
+		if err != nil {
+			return fmt.Errorf("read the log after %d: %w", pos, err)
+		}
+		if len(evs) == 0 {
+			if until >= 0 {
+				return fmt.Errorf("the log has no event for %s after %d, but the live generation is at %d", m.Name(), pos, until)
+			}
+			return nil
+		}
+		if err := s.applyBatch(ctx, m, schema, evs); err != nil {
+			return err
+		}
+		pos = evs[len(evs)-1].Position
+		if opts.Progress != nil {
+			opts.Progress(pos, max(head, pos))
+		}
+	}
+	return nil
+}
+
+// applyBatch applies evs to generation schema in a transaction of its own.
+func (s *Store) applyBatch(ctx context.Context, m Model, schema string, evs []eventstore.Event) error {
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer rtRollback(ctx, tx)
+	if err := applyPinned(ctx, tx, m, schema, evs); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit batch into %s: %w", schema, err)
+	}
+	return nil
+}
+
+// swap makes generation schema live: with live applies held off by the
+// registry row's lock, it catches schema up with the live generation,
+// repoints the views, re-grants the analytics views and updates the
+// registry, all in one transaction. It returns the old generation's schema.
+// errSwapBusy means it could not lock the views in time and rolled back.
+func (s *Store) swap(ctx context.Context, events eventstore.Store, m Model, gen int64, schema string, opts RebuildOptions) (string, error) {
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return "", fmt.Errorf("begin: %w", err)
+	}
+	defer rtRollback(ctx, tx)
+	var old string
+	var building *string
+	err = tx.QueryRow(ctx, "SELECT schema_name, building FROM "+s.registry()+" WHERE name = $1 FOR UPDATE", m.Name()).Scan(&old, &building)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("%w: %s", ErrNotSetUp, m.Name())
+	}
+	if err != nil {
+		return "", fmt.Errorf("lock registry: %w", err)
+	}
+	if building == nil || *building != schema {
+		return "", fmt.Errorf("generation %s is no longer the one being built", schema)
+	}
+	var livePos, liveThrough int64
+	if err := tx.QueryRow(ctx, "SELECT position, through FROM "+rtQual(old, "checkpoint")).Scan(&livePos, &liveThrough); err != nil {
+		return "", fmt.Errorf("read live checkpoint of %s: %w", old, err)
+	}
+	// The live generation's events are committed and readable: apply
+	// them to the new one on other connections until it is not behind.
+	if err := s.catchUp(ctx, events, m, schema, eventstore.Position(livePos), opts); err != nil {
+		return "", err
+	}
+	if err := s.lockViews(ctx, tx, m); err != nil {
+		return "", err
+	}
+	if err := s.replaceViews(ctx, tx, m, schema); err != nil {
+		return "", err
+	}
+	if _, err := tx.Exec(ctx, "UPDATE "+rtQual(schema, "checkpoint")+" SET through = greatest(through, $1::bigint, $2::bigint)", liveThrough, livePos); err != nil {
+		return "", fmt.Errorf("carry the live position over: %w", err)
+	}
+	if m.Public() {
+		if err := s.regrant(ctx, tx, m); err != nil {
+			return "", err
+		}
+	}
+	if _, err := tx.Exec(ctx, "UPDATE "+s.registry()+" SET generation = $2, schema_name = $3, building = NULL, updated_at = now() WHERE name = $1",
+		m.Name(), gen, schema); err != nil {
+		return "", fmt.Errorf("update registry: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return "", fmt.Errorf("commit: %w", err)
+	}
+	return old, nil
+}
+
+// lockViews takes every existing view of m in ACCESS EXCLUSIVE mode, giving
+// up (errSwapBusy) before the server's deadlock check could pick a reader
+// as the victim: a reader holding one view while waiting for another the
+// swap holds would otherwise fail.
+func (s *Store) lockViews(ctx context.Context, tx pgx.Tx, m Model) error {
+	names := make([]string, 0, len(m.Tables())+1)
+	for _, t := range m.Tables() {
+		names = append(names, rtQual(s.NS.ViewSchema(m), t))
+	}
+	names = append(names, rtQual(s.NS.Read(), checkpointView(m.Name())))
+	var existing []string
+	for _, n := range names {
+		var ok bool
+		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", n).Scan(&ok); err != nil {
+			return fmt.Errorf("look up view %s: %w", n, err)
+		}
+		if ok {
+			existing = append(existing, n)
+		}
+	}
+	if len(existing) == 0 {
+		return nil
+	}
+	var deadlockMS int64
+	if err := tx.QueryRow(ctx, "SELECT setting::bigint FROM pg_settings WHERE name = 'deadlock_timeout'").Scan(&deadlockMS); err != nil {
+		return fmt.Errorf("read deadlock_timeout: %w", err)
+	}
+	limit := fmt.Sprintf("%dms", max(10, deadlockMS/2))
+	if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)", limit); err != nil {
+		return fmt.Errorf("bound the view lock wait: %w", err)
+	}
+	q := "LOCK TABLE "
+	for i, n := range existing {
+		if i > 0 {
+			q += ", "
+		}
+		q += n
+	}
+	if _, err := tx.Exec(ctx, q+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		switch rtCode(err) {
+		case "55P03", "57014", "40P01":
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return errSwapBusy
+		}
+		return fmt.Errorf("lock views: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout TO DEFAULT"); err != nil {
+		return fmt.Errorf("reset statement_timeout: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout TO DEFAULT"); err != nil {
+		return fmt.Errorf("reset lock_timeout: %w", err)
+	}
+	return nil
+}
+
+// regrant grants SELECT on m's analytics views to every role granted
+// USAGE on the analytics schema: CREATE OR REPLACE VIEW keeps grants, but a
+// view dropped and created again because its columns changed does not.
+func (s *Store) regrant(ctx context.Context, tx pgx.Tx, m Model) error {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT r.rolname FROM pg_namespace n, aclexplode(n.nspacl) a, pg_roles r
+		WHERE n.nspname = $1 AND a.privilege_type = 'USAGE' AND a.grantee = r.oid AND a.grantee <> n.nspowner`, s.NS.Analytics())
+	if err != nil {
+		return fmt.Errorf("list analysts: %w", err)
+	}
+	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("list analysts: %w", err)
+	}
+	for _, role := range roles {
+		for _, t := range m.Tables() {
+			if _, err := tx.Exec(ctx, "GRANT SELECT ON "+rtQual(s.NS.Analytics(), t)+" TO "+rtIdent(role)); err != nil {
+				return fmt.Errorf("grant %s to %s: %w", t, role, err)
+			}
+		}
+	}
+	return nil
+}
