@@ -45,6 +45,9 @@ type API struct {
 	// of an order to a past position.
 	Store eventstore.Store
 	Codec *eventstore.Codec
+	// CatalogCache, when set, answers catalog reads from a cache of
+	// rendered answers (readapi/cache) in front of Catalog.
+	CatalogCache gin.HandlerFunc
 	// MaxWait overrides DefaultMaxWait (tests).
 	MaxWait time.Duration
 }
@@ -53,15 +56,28 @@ type API struct {
 // cart behind authn.
 func (a *API) Mount(r gin.IRouter, authn gin.HandlerFunc) {
 	v1 := r.Group("/api/v1")
-	v1.GET("/products", a.waitFor(a.through("catalog", a.Catalog)), a.listProducts)
-	v1.GET("/products/:id", a.waitFor(a.through("catalog", a.Catalog)), a.getProduct)
-	v1.GET("/categories", a.waitFor(a.through("catalog", a.Catalog)), a.categories)
+	catalog := []gin.HandlerFunc{a.waitFor(a.through("catalog", a.Catalog))}
+	if a.CatalogCache != nil {
+		catalog = append(catalog, a.CatalogCache)
+	}
+	with := func(h gin.HandlerFunc) []gin.HandlerFunc { return append(catalog[:len(catalog):len(catalog)], h) }
+	v1.GET("/products", with(a.listProducts)...)
+	v1.GET("/products/:id", with(a.getProduct)...)
+	v1.GET("/categories", with(a.categories)...)
 	if a.Orders != nil {
 		a.mountOrders(v1, authn)
 	}
 	if a.Carts != nil {
-		v1.GET("/cart", authn, a.waitFor(a.through("carts", a.Carts)), a.cart(false))
-		v1.GET("/cart/summary", authn, a.waitFor(a.through("carts", a.Carts)), a.cart(true))
+		// A cart's view names its products from the catalog: both models
+		// must have reached the position.
+		carts, catalog := a.through("carts", a.Carts), a.through("catalog", a.Catalog)
+		both := a.waitFor(func(ctx context.Context) (eventstore.Position, error) {
+			p1, err1 := carts(ctx)
+			p2, err2 := catalog(ctx)
+			return min(p1, p2), errors.Join(err1, err2)
+		})
+		v1.GET("/cart", authn, both, a.cart(false))
+		v1.GET("/cart/summary", authn, both, a.cart(true))
 	}
 }
 

@@ -34,6 +34,9 @@ type fixture struct {
 	store  *sqlite.Store
 	runner *commands.Runner
 	engine *gin.Engine
+	// projections runs the fixture's projections: it knows how far each
+	// has read the log, past the events its filter skips.
+	projections *projections.Runner
 }
 
 // newFixture opens a fresh store and runs the given projections on it
@@ -61,7 +64,7 @@ func newFixture(t *testing.T, ps ...projections.Projection) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{store: s, runner: &commands.Runner{Store: s, Codec: codec}, engine: engine}
+	return fixture{store: s, runner: &commands.Runner{Store: s, Codec: codec}, engine: engine, projections: runner}
 }
 
 // codec is shared by every model and runner of these tests.
@@ -159,7 +162,7 @@ func TestCartEndpointsServeOnlyTheCallersCart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&readapi.API{Catalog: catalogModel, Carts: carts}).Mount(engine, auth.Authenticate(tokens))
+	(&readapi.API{Catalog: catalogModel, Carts: carts, Projections: f.projections}).Mount(engine, auth.Authenticate(tokens))
 
 	product := uuid.NewString()
 	for _, cmd := range []any{

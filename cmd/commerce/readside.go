@@ -7,19 +7,24 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/projections"
+	"github.com/commerce-engine/commerce/projections/analytics"
 	"github.com/commerce-engine/commerce/readapi"
+	"github.com/commerce-engine/commerce/readapi/cache"
 )
 
 // readSide runs the projections this process serves reads from.
 type readSide struct {
-	runner   *projections.Runner
-	rebuilds *projections.Rebuilds
-	api      *readapi.API
+	runner    *projections.Runner
+	rebuilds  *projections.Rebuilds
+	api       *readapi.API
+	analytics analytics.Reader
+	cache     *cache.Cache
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	// closeModels closes the read model stores after the projections stop.
@@ -39,8 +44,12 @@ type model struct {
 // readModels are the read models of the configured stores and the API
 // that reads them.
 type readModels struct {
-	models []model
-	api    *readapi.API
+	models    []model
+	api       *readapi.API
+	analytics analytics.Reader
+	// redis holds the carts and shares the catalog cache; nil keeps the
+	// cache in process only.
+	redis goredis.UniversalClient
 	// kind names where the models live, for logs and status output.
 	kind string
 	// inMemory is true on the embedded default: the models live in the
@@ -55,18 +64,19 @@ type readModels struct {
 // openReadModels is the one switch from configuration to read model
 // stores.
 func (m *Main) openReadModels(_ context.Context, store eventstore.Store, codec *eventstore.Codec) (*readModels, error) {
-	models, api := memoryModels(store, codec)
+	models, api, sales := memoryModels(store, codec)
 	api.Store, api.Codec = store, codec
-	return &readModels{models: models, api: api, kind: "memory", inMemory: true, close: func() {}}, nil
+	return &readModels{models: models, api: api, analytics: sales, kind: "memory", inMemory: true, close: func() {}}, nil
 }
 
 // memoryModels are the embedded default's read models: in memory, rebuilt
 // from the log at every start, rebuildable while serving.
-func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *readapi.API) {
+func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *readapi.API, analytics.Reader) {
 	catalog := projections.NewSlot(func() *projections.MemoryCatalog { return projections.NewMemoryCatalog(codec) })
 	carts := projections.NewSlot(func() *projections.MemoryCarts { return projections.NewMemoryCarts(codec) })
 	orders := projections.NewSlot(func() *projections.MemoryOrders { return projections.NewMemoryOrders(codec) })
 	correlations := projections.NewSlot(projections.NewMemoryCorrelations)
+	sales := projections.NewSlot(func() *analytics.Memory { return analytics.NewMemory(codec) })
 	slot := func(name string, filter eventstore.Filter, target projections.Target, rebuild func(context.Context, eventstore.Store, eventstore.Filter, int, func(pos, head eventstore.Position)) error) model {
 		return model{
 			projection: projections.Projection{Name: name, Filter: filter, Target: target},
@@ -81,6 +91,7 @@ func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *re
 		slot("carts", projections.CartFilter, carts, carts.Rebuild),
 		slot("orders", projections.OrderFilter, orders, orders.Rebuild),
 		slot("correlations", eventstore.Filter{}, correlations, correlations.Rebuild),
+		slot(analytics.Name, analytics.Filter, sales, sales.Rebuild),
 	}
 	api := &readapi.API{
 		Catalog:      projections.CatalogSlot{Slot: catalog},
@@ -88,7 +99,7 @@ func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *re
 		Orders:       projections.OrderSlot{Slot: orders},
 		Correlations: projections.CorrelationSlot{Slot: correlations},
 	}
-	return models, api
+	return models, api, analytics.Slot{Slot: sales}
 }
 
 // startReadSide starts the read models and their projections. They run
@@ -105,7 +116,17 @@ func (m *Main) startReadSide(store eventstore.Store) (*readSide, error) {
 	rs.closeModels = rm.close
 	api := rm.api
 	api.Projections, api.Rebuilds, api.Lifetime = rs.runner, rs.rebuilds, ctx
-	rs.api = api
+	rs.api, rs.analytics = api, rm.analytics
+	// Catalog answers are cached by the catalog model's position: every
+	// catalog event, whichever process applied it, moves on every api
+	// process's cache within one poll.
+	rs.cache = &cache.Cache{Redis: rm.redis, Prefix: "commerce:catalog-cache:", Version: api.Catalog.Position}
+	api.CatalogCache = rs.cache.Middleware()
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		_ = rs.cache.Run(ctx)
+	}()
 	for _, md := range rm.models {
 		rs.rebuilds.Register(md.projection.Name, md.rebuild)
 		rs.wg.Add(1)
@@ -124,6 +145,7 @@ func (rs *readSide) mount(authn gin.HandlerFunc) func(gin.IRouter) {
 	return func(r gin.IRouter) {
 		rs.api.Mount(r, authn)
 		rs.api.MountAdmin(r, authn, auth.RequireRole(auth.Admin))
+		rs.api.MountAnalytics(r, authn, auth.RequireRole(auth.Admin, auth.Analyst), rs.analytics)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
 	"github.com/commerce-engine/commerce/projections"
+	"github.com/commerce-engine/commerce/projections/analytics"
 	"github.com/commerce-engine/commerce/projections/readmodeltest"
 )
 
@@ -20,6 +21,7 @@ type memoryModels struct {
 	carts        *projections.Slot[*projections.MemoryCarts]
 	orders       *projections.Slot[*projections.MemoryOrders]
 	correlations *projections.Slot[*projections.MemoryCorrelations]
+	analytics    *projections.Slot[*analytics.Memory]
 }
 
 func newMemoryModels(codec *eventstore.Codec) memoryModels {
@@ -28,6 +30,7 @@ func newMemoryModels(codec *eventstore.Codec) memoryModels {
 		carts:        projections.NewSlot(func() *projections.MemoryCarts { return projections.NewMemoryCarts(codec) }),
 		orders:       projections.NewSlot(func() *projections.MemoryOrders { return projections.NewMemoryOrders(codec) }),
 		correlations: projections.NewSlot(projections.NewMemoryCorrelations),
+		analytics:    projections.NewSlot(func() *analytics.Memory { return analytics.NewMemory(codec) }),
 	}
 }
 
@@ -37,6 +40,7 @@ func (m memoryModels) projections() []projections.Projection {
 		{Name: "carts", Filter: projections.CartFilter, Target: m.carts},
 		{Name: "orders", Filter: projections.OrderFilter, Target: m.orders},
 		{Name: "correlations", Target: m.correlations},
+		{Name: analytics.Name, Filter: analytics.Filter, Target: m.analytics},
 	}
 }
 
@@ -46,6 +50,7 @@ func (m memoryModels) readers() readmodeltest.Readers {
 		Carts:        projections.CartSlot{Slot: m.carts},
 		Orders:       projections.OrderSlot{Slot: m.orders},
 		Correlations: projections.CorrelationSlot{Slot: m.correlations},
+		Analytics:    analytics.Slot{Slot: m.analytics},
 	}
 }
 
@@ -70,6 +75,9 @@ func (m memoryModels) rebuilds(store eventstore.Store, slow bool) map[string]fun
 		},
 		"correlations": func(ctx context.Context) error {
 			return m.correlations.Rebuild(ctx, store, eventstore.Filter{}, 20, progress)
+		},
+		analytics.Name: func(ctx context.Context) error {
+			return m.analytics.Rebuild(ctx, store, analytics.Filter, 20, progress)
 		},
 	}
 }
@@ -117,7 +125,7 @@ func TestConvergenceOnTheEmbeddedDefault(t *testing.T) {
 		}
 
 		// Rebuild every model while the workload runs.
-		rebuilt := make(chan error, 4)
+		rebuilt := make(chan error, 5)
 		go func() {
 			time.Sleep(20 * time.Millisecond)
 			var rw sync.WaitGroup
@@ -142,7 +150,7 @@ func TestConvergenceOnTheEmbeddedDefault(t *testing.T) {
 		for err := range rebuilt {
 			t.Fatalf("seed %d: rebuild: %v", seed, err)
 		}
-		caughtUp(t, runner, store, "catalog", "carts", "orders", "correlations")
+		caughtUp(t, runner, store, "catalog", "carts", "orders", "correlations", analytics.Name)
 		got, err := readmodeltest.Take(ctx, live.readers(), keys)
 		if err != nil {
 			t.Fatal(err)

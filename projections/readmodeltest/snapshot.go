@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/commerce-engine/commerce/projections"
+	"github.com/commerce-engine/commerce/projections/analytics"
 )
 
 // Readers are the read models a snapshot asks; nil ones are left out.
@@ -15,6 +17,7 @@ type Readers struct {
 	Carts        projections.CartReader
 	Orders       projections.OrderReader
 	Correlations projections.CorrelationReader
+	Analytics    analytics.Reader
 }
 
 // Snapshot is everything the read API can be asked about keys, one entry
@@ -96,6 +99,25 @@ func Take(ctx context.Context, rd Readers, keys Keys) (Snapshot, error) {
 		for _, id := range keys.Checkouts {
 			ps, err := c.Correlated(ctx, id)
 			if err := put("correlated "+id, ps, err); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if a := rd.Analytics; a != nil {
+		for _, g := range []string{analytics.GranularityDay, analytics.GranularityWeek, analytics.GranularityMonth} {
+			series, err := a.Sales(ctx, keys.From, keys.To, g)
+			if err := put("sales by "+g, series, err); err != nil {
+				return nil, err
+			}
+		}
+		mid := keys.From.Add(keys.To.Sub(keys.From) / 2).Truncate(24 * time.Hour)
+		for _, r := range [][2]time.Time{{keys.From, keys.To}, {keys.From, mid}, {mid, keys.To}} {
+			top, err := a.TopProducts(ctx, r[0], r[1], 100)
+			if err := put(fmt.Sprintf("top products %s..%s", r[0].Format(time.DateOnly), r[1].Format(time.DateOnly)), top, err); err != nil {
+				return nil, err
+			}
+			f, err := a.Funnel(ctx, r[0], r[1])
+			if err := put(fmt.Sprintf("funnel %s..%s", r[0].Format(time.DateOnly), r[1].Format(time.DateOnly)), f, err); err != nil {
 				return nil, err
 			}
 		}
