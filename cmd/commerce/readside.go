@@ -25,8 +25,8 @@ type readSide struct {
 	api       *readapi.API
 	analytics analytics.Reader
 	cache     *cache.Cache
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 	// closeModels closes the read model stores after the projections stop.
 	closeModels func()
 }
