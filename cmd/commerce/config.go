@@ -30,6 +30,10 @@ type Config struct {
 	// ReadModelURL is the PostgreSQL database of the read models
 	// (COMMERCE_READMODEL_URL); empty keeps them in memory.
 	ReadModelURL string
+	// AnalystPassword is the password `commerce migrate` sets on the
+	// read-only commerce_analyst PostgreSQL role (COMMERCE_ANALYST_PASSWORD);
+	// empty leaves it unchanged (no password: it cannot log in by password).
+	AnalystPassword Secret
 	// RedisURL is the cache and cart store (COMMERCE_REDIS_URL); empty keeps
 	// them in memory.
 	RedisURL string
@@ -161,6 +165,7 @@ const (
 	envEventStoreURL       = "COMMERCE_EVENTSTORE_URL"
 	envReadModelURL        = "COMMERCE_READMODEL_URL"
 	envRedisURL            = "COMMERCE_REDIS_URL"
+	envAnalystPassword     = "COMMERCE_ANALYST_PASSWORD"
 	envAMQPURL             = "COMMERCE_AMQP_URL"
 	envStripeSecretKey     = "STRIPE_SECRET_KEY"
 	envStripeWebhookSecret = "STRIPE_WEBHOOK_SECRET"
@@ -200,6 +205,8 @@ var settings = []setting{
 		str(func(c *Config) *string { return &c.EventStoreURL })},
 	{envReadModelURL, "readmodel-url", "PostgreSQL `url` of the read models (empty: in memory)",
 		str(func(c *Config) *string { return &c.ReadModelURL })},
+	{envAnalystPassword, "analyst-password", "`password` of the read-only commerce_analyst PostgreSQL role (needs the read models in PostgreSQL); prefer the environment",
+		secret(func(c *Config) *Secret { return &c.AnalystPassword })},
 	{envRedisURL, "redis-url", "Redis `url` of cache and carts (empty: in memory)",
 		str(func(c *Config) *string { return &c.RedisURL })},
 	{envAMQPURL, "amqp-url", "RabbitMQ `url` (empty: in-process channel)",

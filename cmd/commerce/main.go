@@ -42,7 +42,7 @@ const usage = `commerce is an event-sourced commerce engine.
 
 Usage:
   commerce serve   [flags]   serve HTTP and run the configured roles until SIGINT/SIGTERM
-  commerce migrate [flags]   apply the PostgreSQL event store migrations
+  commerce migrate [flags]   apply the PostgreSQL migrations (event store, read models, analyst role)
   commerce admin create EMAIL  create an admin (password from COMMERCE_ADMIN_PASSWORD or stdin)
   commerce projections status  print each projection's position, the head, the lag and status
   commerce projections rebuild NAME  replay a projection into new tables, then swap them in

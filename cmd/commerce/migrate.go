@@ -6,14 +6,43 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
+	pgproj "github.com/commerce-engine/commerce/projections/postgres"
 )
 
 // migrate applies the schema migrations of the configured PostgreSQL
-// stores. The embedded SQLite store sets itself up when it opens, so for it
-// there is nothing to do; serve also migrates PostgreSQL at start, so this
-// command is for deployments that migrate before rolling out.
+// stores: the event store's, and the read models' schemas with the
+// read-only commerce_analyst role. The embedded SQLite store sets itself
+// up when it opens, so for it there is nothing to do; serve also migrates
+// PostgreSQL at start, so this command is for deployments that migrate
+// before rolling out.
 func migrate(ctx context.Context, cfg Config, schema string, log *slog.Logger, stdout io.Writer) error {
+	if err := migrateEventStore(ctx, cfg, schema, log, stdout); err != nil {
+		return err
+	}
+	if cfg.ReadModelURL == "" {
+		fmt.Fprintf(stdout, "read models: nothing to migrate: they are kept in memory (%s is empty)\n", envReadModelURL)
+		return nil
+	}
+	m := NewMain(cfg, WithLogger(log))
+	pool, err := pgxpool.New(ctx, cfg.ReadModelURL)
+	if err != nil {
+		return fmt.Errorf("%s: %w", envReadModelURL, err)
+	}
+	defer pool.Close()
+	if err := m.setupReadModels(ctx, &pgproj.Store{Pool: pool, NS: m.readNS}, postgresModels(commands.NewCodec())); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "read models: schemas %s, %s and %s at %s are set up; role %s can read %s only\n",
+		m.readNS.Registry(), m.readNS.Read(), m.readNS.Analytics(), redactURL(cfg.ReadModelURL), m.analystRole, m.readNS.Analytics())
+	return nil
+}
+
+// migrateEventStore applies the event store's migrations.
+func migrateEventStore(ctx context.Context, cfg Config, schema string, log *slog.Logger, stdout io.Writer) error {
 	switch cfg.eventStoreKind() {
 	case eventStorePostgres:
 		target := redactURL(cfg.EventStoreURL)

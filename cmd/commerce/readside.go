@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -14,6 +16,8 @@ import (
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/projections"
 	"github.com/commerce-engine/commerce/projections/analytics"
+	pgproj "github.com/commerce-engine/commerce/projections/postgres"
+	redisproj "github.com/commerce-engine/commerce/projections/redis"
 	"github.com/commerce-engine/commerce/readapi"
 	"github.com/commerce-engine/commerce/readapi/cache"
 )
@@ -39,6 +43,9 @@ type model struct {
 	// position is how far the model has applied the log, as its readers
 	// see it (for `commerce projections status`).
 	position func(ctx context.Context) (eventstore.Position, error)
+	// exclusive, for models in a shared store, runs the projection only
+	// while this process holds its lock; the others stand by.
+	exclusive func(ctx context.Context, name string, standby func(), run func(ctx context.Context) error) error
 }
 
 // readModels are the read models of the configured stores and the API
@@ -58,15 +65,117 @@ type readModels struct {
 	// statuses describe projections beyond their position (a rebuild
 	// under way), by name.
 	statuses map[string]string
-	close    func()
+	// pg is the PostgreSQL read model store, nil in memory.
+	pg *pgproj.Store
+	// pings check the read model stores for /readyz, by name.
+	pings map[string]func(context.Context) error
+	close func()
 }
 
 // openReadModels is the one switch from configuration to read model
-// stores.
-func (m *Main) openReadModels(_ context.Context, store eventstore.Store, codec *eventstore.Codec) (*readModels, error) {
+// stores: in memory by default; in PostgreSQL with COMMERCE_READMODEL_URL;
+// carts in Redis with COMMERCE_REDIS_URL, which also shares the catalog
+// cache between api processes.
+func (m *Main) openReadModels(ctx context.Context, store eventstore.Store, codec *eventstore.Codec) (rm *readModels, err error) {
 	models, api, sales := memoryModels(store, codec)
 	api.Store, api.Codec = store, codec
-	return &readModels{models: models, api: api, analytics: sales, kind: "memory", inMemory: true, close: func() {}}, nil
+	rm = &readModels{models: models, api: api, analytics: sales, kind: "memory", inMemory: true, statuses: map[string]string{}, pings: map[string]func(context.Context) error{}}
+	var closers []func()
+	rm.close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			rm.close()
+		}
+	}()
+	replace := func(md model) {
+		for i := range rm.models {
+			if rm.models[i].projection.Name == md.projection.Name {
+				rm.models[i] = md
+			}
+		}
+	}
+	if m.cfg.ReadModelURL != "" {
+		pool, err := pgxpool.New(ctx, m.cfg.ReadModelURL)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", envReadModelURL, err)
+		}
+		closers = append(closers, pool.Close)
+		pg := &pgproj.Store{Pool: pool, NS: m.readNS}
+		pgModels := postgresModels(codec)
+		if err := m.setupReadModels(ctx, pg, pgModels); err != nil {
+			return nil, err
+		}
+		for _, pm := range pgModels {
+			name := pm.Name()
+			replace(model{
+				projection: projections.Projection{Name: name, Filter: pm.Filter(), Target: pg.Target(pm)},
+				rebuild: func(ctx context.Context, progress func(pos, head eventstore.Position)) error {
+					return pg.Rebuild(ctx, store, pm, pgproj.RebuildOptions{Progress: progress})
+				},
+				position:  func(ctx context.Context) (eventstore.Position, error) { return pg.Position(ctx, name) },
+				exclusive: pg.RunExclusive,
+			})
+		}
+		if gens, err := pg.Generations(ctx); err == nil {
+			for _, g := range gens {
+				st := fmt.Sprintf("generation %d", g.Generation)
+				if g.Building != "" {
+					st += ", rebuilding into " + g.Building
+				}
+				rm.statuses[g.Name] = st
+			}
+		}
+		api.Catalog = pgproj.CatalogReader{Pool: pool, NS: m.readNS}
+		api.Orders = pgproj.OrderReader{Pool: pool, NS: m.readNS}
+		api.Correlations = pgproj.CorrelationReader{Pool: pool, NS: m.readNS}
+		rm.analytics = analytics.PostgresReader{Pool: pool, NS: m.readNS}
+		rm.kind, rm.inMemory, rm.pg = "postgres", false, pg
+		rm.pings["readmodels"] = pool.Ping
+	}
+	if m.cfg.RedisURL != "" {
+		opts, err := goredis.ParseURL(m.cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", envRedisURL, err)
+		}
+		client := goredis.NewClient(opts)
+		closers = append(closers, func() { _ = client.Close() })
+		carts := &redisproj.Carts{Client: client, Prefix: m.redisPrefix, Codec: codec}
+		md := model{
+			projection: projections.Projection{Name: "carts", Filter: projections.CartFilter, Target: carts.Target()},
+			rebuild: func(ctx context.Context, progress func(pos, head eventstore.Position)) error {
+				return carts.Rebuild(ctx, store, redisproj.RebuildOptions{})
+			},
+			position: carts.Position,
+		}
+		if rm.pg != nil {
+			md.exclusive = rm.pg.RunExclusive
+		}
+		replace(md)
+		api.Carts = carts
+		rm.redis = client
+		rm.inMemory = false
+		rm.kind += "+redis"
+		rm.pings["redis"] = func(ctx context.Context) error { return client.Ping(ctx).Err() }
+	}
+	return rm, nil
+}
+
+// postgresModels are the read models kept in PostgreSQL.
+func postgresModels(codec *eventstore.Codec) []pgproj.Model {
+	return []pgproj.Model{&pgproj.Catalog{Codec: codec}, &pgproj.Orders{Codec: codec}, pgproj.Correlations{}, analytics.NewPostgres(codec)}
+}
+
+// setupReadModels creates what is missing of the PostgreSQL read models:
+// schemas, first generations, views and the analysts' role.
+func (m *Main) setupReadModels(ctx context.Context, pg *pgproj.Store, models []pgproj.Model) error {
+	if err := pg.Setup(ctx, pgproj.SetupOptions{AnalystRole: m.analystRole, AnalystPassword: string(m.cfg.AnalystPassword)}, models...); err != nil {
+		return fmt.Errorf("set up the read models at %s: %w", redactURL(m.cfg.ReadModelURL), err)
+	}
+	return nil
 }
 
 // memoryModels are the embedded default's read models: in memory, rebuilt
@@ -105,13 +214,16 @@ func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *re
 // startReadSide starts the read models and their projections. They run
 // until stop, not until the serve context ends, so that reads in flight
 // during a graceful stop are still answered.
-func (m *Main) startReadSide(store eventstore.Store) (*readSide, error) {
+func (m *Main) startReadSide(setup context.Context, store eventstore.Store) (*readSide, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rs := &readSide{runner: &projections.Runner{Store: store}, rebuilds: &projections.Rebuilds{}, cancel: cancel}
-	rm, err := m.openReadModels(ctx, store, commands.NewCodec())
+	rm, err := m.openReadModels(setup, store, commands.NewCodec())
 	if err != nil {
 		cancel()
 		return nil, err
+	}
+	for name, ping := range rm.pings {
+		m.readyChecks[name] = ping
 	}
 	rs.closeModels = rm.close
 	api := rm.api
@@ -120,7 +232,7 @@ func (m *Main) startReadSide(store eventstore.Store) (*readSide, error) {
 	// Catalog answers are cached by the catalog model's position: every
 	// catalog event, whichever process applied it, moves on every api
 	// process's cache within one poll.
-	rs.cache = &cache.Cache{Redis: rm.redis, Prefix: "commerce:catalog-cache:", Version: api.Catalog.Position}
+	rs.cache = &cache.Cache{Redis: rm.redis, Prefix: m.redisPrefix + "catalog-cache:", Version: api.Catalog.Position, Registerer: collectorSink{m}}
 	api.CatalogCache = rs.cache.Middleware()
 	rs.wg.Add(1)
 	go func() {
@@ -132,7 +244,18 @@ func (m *Main) startReadSide(store eventstore.Store) (*readSide, error) {
 		rs.wg.Add(1)
 		go func() {
 			defer rs.wg.Done()
-			if err := rs.runner.Run(ctx, md.projection); err != nil && !errors.Is(err, context.Canceled) {
+			run := func(ctx context.Context) error { return rs.runner.Run(ctx, md.projection) }
+			var err error
+			if md.exclusive != nil {
+				name := md.projection.Name
+				err = md.exclusive(ctx, name, func() {
+					rs.runner.Standby(name)
+					m.log.Info("projection runs in another process: standing by", "projection", name)
+				}, run)
+			} else {
+				err = run(ctx)
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
 				m.log.Error("projection stopped", "projection", md.projection.Name, "error", err)
 			}
 		}()
@@ -197,3 +320,21 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, failed, name)
 	}
 }
+
+// collectorSink registers collectors on the /metrics registry that the
+// router creates later.
+type collectorSink struct{ m *Main }
+
+// Register implements prometheus.Registerer.
+func (s collectorSink) Register(c prometheus.Collector) error {
+	s.m.collectors = append(s.m.collectors, c)
+	return nil
+}
+
+// MustRegister implements prometheus.Registerer.
+func (s collectorSink) MustRegister(cs ...prometheus.Collector) {
+	s.m.collectors = append(s.m.collectors, cs...)
+}
+
+// Unregister implements prometheus.Registerer; nothing is unregistered.
+func (s collectorSink) Unregister(prometheus.Collector) bool { return false }

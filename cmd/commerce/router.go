@@ -51,9 +51,11 @@ func (m *Main) router(store pingStore, mounts ...func(gin.IRouter)) (*gin.Engine
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})
-	r.GET("/readyz", readyz(m.log, readyTimeout, map[string]func(context.Context) error{
-		"eventstore": store.Ping,
-	}))
+	checks := map[string]func(context.Context) error{"eventstore": store.Ping}
+	for name, check := range m.readyChecks {
+		checks[name] = check
+	}
+	r.GET("/readyz", readyz(m.log, readyTimeout, checks))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		Registry:          reg,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),

@@ -52,7 +52,7 @@ func testEngine(t *testing.T, tweak ...func(*Config)) (*gin.Engine, *writeSide) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ws.close() })
-	rs, err := m.startReadSide(store)
+	rs, err := m.startReadSide(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}

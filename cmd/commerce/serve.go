@@ -19,6 +19,7 @@ import (
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
+	pgproj "github.com/commerce-engine/commerce/projections/postgres"
 )
 
 // eventStoreSchema is the PostgreSQL schema of the event store tables.
@@ -34,6 +35,15 @@ type Main struct {
 	log    *slog.Logger
 	routes []func(gin.IRouter)
 	schema string // PostgreSQL schema of the event store; tests use their own
+	// readNS names the PostgreSQL read model schemas, redisPrefix prefixes
+	// every Redis key and analystRole names the analysts' PostgreSQL role;
+	// tests use their own.
+	readNS      pgproj.Namespace
+	redisPrefix string
+	analystRole string
+	// readyChecks are the dependencies /readyz checks besides the event
+	// store.
+	readyChecks map[string]func(context.Context) error
 	// collectors are registered on /metrics besides the standard ones.
 	collectors []prometheus.Collector
 
@@ -65,7 +75,8 @@ func WithRoutes(fn func(r gin.IRouter)) Option {
 
 // NewMain returns an engine for cfg; nothing is opened before Run.
 func NewMain(cfg Config, opts ...Option) *Main {
-	m := &Main{cfg: cfg, schema: eventStoreSchema, ready: make(chan struct{}), done: make(chan struct{})}
+	m := &Main{cfg: cfg, schema: eventStoreSchema, redisPrefix: "commerce:", analystRole: pgproj.DefaultAnalystRole,
+		ready: make(chan struct{}), done: make(chan struct{}), readyChecks: map[string]func(context.Context) error{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -124,7 +135,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	rs, err := m.startReadSide(store)
+	rs, err := m.startReadSide(ctx, store)
 	if err != nil {
 		return err
 	}
