@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -99,9 +100,9 @@ func (m *Main) openReadModels(ctx context.Context, store eventstore.Store, codec
 		}
 	}
 	if m.cfg.ReadModelURL != "" {
-		pool, err := pgxpool.New(ctx, m.cfg.ReadModelURL)
+		pool, err := readModelPool(ctx, m.cfg.ReadModelURL)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", envReadModelURL, err)
+			return nil, err
 		}
 		closers = append(closers, pool.Close)
 		pg := &pgproj.Store{Pool: pool, NS: m.readNS}
@@ -162,6 +163,25 @@ func (m *Main) openReadModels(ctx context.Context, store eventstore.Store, codec
 		rm.pings["redis"] = func(ctx context.Context) error { return client.Ping(ctx).Err() }
 	}
 	return rm, nil
+}
+
+// readModelPool connects to the read models' database. Unless the URL
+// sets pool_max_conns, the pool holds 32 connections: each projection this
+// process runs keeps one for its advisory lock and each rebuild up to
+// three, besides the readers'.
+func readModelPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envReadModelURL, err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = 32
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envReadModelURL, err)
+	}
+	return pool, nil
 }
 
 // postgresModels are the read models kept in PostgreSQL.
