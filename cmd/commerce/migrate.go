@@ -6,8 +6,6 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
 	pgproj "github.com/commerce-engine/commerce/projections/postgres"
@@ -19,7 +17,7 @@ import (
 // up when it opens, so for it there is nothing to do; serve also migrates
 // PostgreSQL at start, so this command is for deployments that migrate
 // before rolling out.
-func migrate(ctx context.Context, cfg Config, schema string, log *slog.Logger, stdout io.Writer) error {
+func migrate(ctx context.Context, cfg Config, schema string, log *slog.Logger, stdout io.Writer, opts ...Option) error {
 	if err := migrateEventStore(ctx, cfg, schema, log, stdout); err != nil {
 		return err
 	}
@@ -27,10 +25,10 @@ func migrate(ctx context.Context, cfg Config, schema string, log *slog.Logger, s
 		fmt.Fprintf(stdout, "read models: nothing to migrate: they are kept in memory (%s is empty)\n", envReadModelURL)
 		return nil
 	}
-	m := NewMain(cfg, WithLogger(log))
-	pool, err := pgxpool.New(ctx, cfg.ReadModelURL)
+	m := NewMain(cfg, append([]Option{WithLogger(log)}, opts...)...)
+	pool, err := readModelPool(ctx, cfg.ReadModelURL)
 	if err != nil {
-		return fmt.Errorf("%s: %w", envReadModelURL, err)
+		return err
 	}
 	defer pool.Close()
 	if err := m.setupReadModels(ctx, &pgproj.Store{Pool: pool, NS: m.readNS}, postgresModels(commands.NewCodec())); err != nil {
