@@ -25,8 +25,8 @@ var errInMemoryModels = errors.New("the embedded default keeps its read models i
 
 // projectionsCommand runs `commerce projections status` and `commerce
 // projections rebuild NAME`.
-func projectionsCommand(ctx context.Context, cfg Config, args []string, log *slog.Logger, stdout io.Writer) error {
-	m := NewMain(cfg, WithLogger(log))
+func projectionsCommand(ctx context.Context, cfg Config, args []string, log *slog.Logger, stdout io.Writer, opts ...Option) error {
+	m := NewMain(cfg, append([]Option{WithLogger(log)}, opts...)...)
 	store, err := m.openEventStore(ctx)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func printProjectionStatus(ctx context.Context, store eventstore.Store, rm *read
 			status = "behind"
 		}
 		if st, ok := rm.statuses[md.projection.Name]; ok && err == nil {
-			status = st
+			status += " (" + st + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", md.projection.Name, pos, head, max(0, int64(head-pos)), status)
 	}
@@ -105,12 +105,12 @@ func printProjectionStatus(ctx context.Context, store eventstore.Store, rm *read
 // timelineCommand prints an order's timeline: every event of its checkout
 // across streams, oldest first, as a table or (asJSON) as the admin API's
 // JSON.
-func timelineCommand(ctx context.Context, cfg Config, orderID string, asJSON bool, log *slog.Logger, stdout io.Writer) error {
+func timelineCommand(ctx context.Context, cfg Config, orderID string, asJSON bool, log *slog.Logger, stdout io.Writer, opts ...Option) error {
 	id, err := uuid.Parse(orderID)
 	if err != nil {
 		return fmt.Errorf("%q is not an order id (a UUID)", orderID)
 	}
-	m := NewMain(cfg, WithLogger(log))
+	m := NewMain(cfg, append([]Option{WithLogger(log)}, opts...)...)
 	store, err := m.openEventStore(ctx)
 	if err != nil {
 		return err

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -80,5 +82,64 @@ func TestTimelineAndProjectionsCommandsOnTheEmbeddedDefault(t *testing.T) {
 		if code, _, _ := cli(args...); code != exitUsage {
 			t.Fatalf("%v: exit %d", args, code)
 		}
+	}
+}
+
+// TestProjectionsCommandsOnPostgres checks status and rebuild against read
+// models in PostgreSQL and Redis that a server filled.
+func TestProjectionsCommandsOnPostgres(t *testing.T) {
+	t.Parallel()
+	cfg, opts := productionConfig(t)
+	srv := MustRun(t, cfg, opts...)
+	_, shopper, _, last := shop(t, srv.url, 5)
+	shopper.must(200, "GET", "/api/v1/cart", nil, nil, "X-Min-Position", last)
+	shopper.must(200, "GET", "/api/v1/products", nil, nil, "X-Min-Position", last)
+	if err := srv.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	var out bytes.Buffer
+	if err := projectionsCommand(ctx, cfg, []string{"status"}, log, &out, opts...); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"catalog", "carts", "orders", "correlations", "analytics"} {
+		if !regexp.MustCompile(`(?m)^` + name + `\s+\d+\s+\d+\s+\d+\s+\S`).MatchString(out.String()) {
+			t.Fatalf("status lacks %s:\n%s", name, out.String())
+		}
+	}
+	generation := regexp.MustCompile(`(?m)^catalog .*\(generation (\d+)\)`)
+	before := generation.FindStringSubmatch(out.String())
+	if before == nil {
+		t.Fatalf("status names no catalog generation:\n%s", out.String())
+	}
+	for _, name := range []string{"catalog", "carts"} {
+		out.Reset()
+		if err := projectionsCommand(ctx, cfg, []string{"rebuild", name}, log, &out, opts...); err != nil || !strings.Contains(out.String(), name+": rebuilt and swapped in") {
+			t.Fatalf("rebuild %s: %v\n%s", name, err, out.String())
+		}
+	}
+	out.Reset()
+	if err := projectionsCommand(ctx, cfg, []string{"status"}, log, &out, opts...); err != nil {
+		t.Fatal(err)
+	}
+	if after := generation.FindStringSubmatch(out.String()); after == nil || after[1] == before[1] {
+		t.Fatalf("status after the rebuild shows the old generation %s:\n%s", before[1], out.String())
+	}
+	if err := projectionsCommand(ctx, cfg, []string{"rebuild", "nope"}, log, &out, opts...); err == nil || !strings.Contains(err.Error(), "no projection is named") {
+		t.Fatalf("rebuild of an unknown projection: %v", err)
+	}
+	srv = MustRun(t, cfg, opts...)
+	var items struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	shopper.base = srv.url
+	shopper.must(200, "GET", "/api/v1/products", nil, &items)
+	var c struct {
+		ItemCount int `json:"item_count"`
+	}
+	shopper.must(200, "GET", "/api/v1/cart", nil, &c)
+	if len(items.Items) != 5 || c.ItemCount != 6 {
+		t.Fatalf("after the rebuilds: %d products, %d cart items", len(items.Items), c.ItemCount)
 	}
 }

@@ -68,7 +68,7 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 		}
 		client := redis.NewClient(opts)
 		ws.closeFns = append(ws.closeFns, client.Close)
-		limiter = auth.NewRedisLimiter(client, "", loginLimit, loginWindow)
+		limiter = auth.NewRedisLimiter(client, m.redisPrefix+"ratelimit:login:", loginLimit, loginWindow)
 	}
 	runner := &commands.Runner{Store: store, Codec: commands.NewCodec(), Cache: commands.NewStateCache(stateCacheSize)}
 	log := m.log
