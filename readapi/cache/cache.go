@@ -169,9 +169,12 @@ func (c *Cache) refresh(ctx context.Context) {
 	if c.haveVersion.Load() && c.version.Load() == int64(v) {
 		return
 	}
+	// The fresh table goes in first: a request that still computes its key
+	// with the old version then only leaves an entry no key matches,
+	// while one that sees the new version never writes to the old table.
+	c.local.Store(newTable(c.localEntries()))
 	c.version.Store(int64(v))
 	c.haveVersion.Store(true)
-	c.local.Store(newTable(c.localEntries()))
 }
 
 // Middleware answers GET requests from the cache, or runs the handler and
