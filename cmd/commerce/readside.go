@@ -115,7 +115,7 @@ func (m *Main) openReadModels(ctx context.Context, store eventstore.Store, codec
 			replace(model{
 				projection: projections.Projection{Name: name, Filter: pm.Filter(), Target: pg.Target(pm)},
 				rebuild: func(ctx context.Context, progress func(pos, head eventstore.Position)) error {
-					return pg.Rebuild(ctx, store, pm, pgproj.RebuildOptions{Progress: progress})
+					return pg.Rebuild(ctx, store, pm, pgproj.RebuildOptions{Batch: rebuildBatch, Progress: progress})
 				},
 				position:  func(ctx context.Context) (eventstore.Position, error) { return pg.Position(ctx, name) },
 				exclusive: pg.RunExclusive,
@@ -148,7 +148,7 @@ func (m *Main) openReadModels(ctx context.Context, store eventstore.Store, codec
 		md := model{
 			projection: projections.Projection{Name: "carts", Filter: projections.CartFilter, Target: carts.Target()},
 			rebuild: func(ctx context.Context, progress func(pos, head eventstore.Position)) error {
-				return carts.Rebuild(ctx, store, redisproj.RebuildOptions{})
+				return carts.Rebuild(ctx, store, redisproj.RebuildOptions{Batch: rebuildBatch})
 			},
 			position: carts.Position,
 		}
@@ -183,6 +183,11 @@ func readModelPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	}
 	return pool, nil
 }
+
+// rebuildBatch is how many events one transaction of a rebuild applies:
+// larger than the live batches, since nobody waits on a rebuild's
+// individual events (make bench measures it).
+const rebuildBatch = 5000
 
 // postgresModels are the read models kept in PostgreSQL.
 func postgresModels(codec *eventstore.Codec) []pgproj.Model {

@@ -46,6 +46,9 @@ func main() {
 	cmds := flag.Bool("commands", true, "measure the command path (add-to-cart, contended reservations) on PostgreSQL")
 	httpClientsFlag := flag.String("http-clients", "8,32", "connection counts of the HTTP add-to-cart load")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	readside := flag.Bool("readside", true, "measure the read side on PostgreSQL (rebuild, projection lag, cached catalog reads)")
+	rebuildEvents := flag.Int("rebuild-events", 1_000_000, "events to write and then rebuild every projection from (0: skip)")
+	redisURL := flag.String("redis", "redis://127.0.0.1:6379/0", "Redis URL of the read-side figures (empty or unreachable: skip Redis)")
 	flag.Parse()
 	for _, c := range strings.Split(*httpClientsFlag, ",") {
 		n, err := strconv.Atoi(c)
@@ -85,6 +88,9 @@ func main() {
 			return
 		}
 		benchPostgres(ctx, *pgURL, writers, *appends, *cmds, *dur, *catchUp)
+		if *readside {
+			benchReadSide(ctx, *pgURL, *redisURL, *rebuildEvents, *dur)
+		}
 	}
 }
 

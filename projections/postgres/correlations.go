@@ -57,9 +57,13 @@ func (Correlations) Apply(ctx context.Context, tx pgx.Tx, schema string, evs []e
 	if len(ids) == 0 {
 		return nil
 	}
-	t := rmTable(schema, "correlations")
-	if _, err := tx.Exec(ctx, `INSERT INTO `+t+` (correlation_id, position)
-		SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING`, ids, pos); err != nil {
+	// COPY: the runtime hands each event over once (it skips what the
+	// checkpoint covers in the same transaction), so nothing conflicts.
+	rows := make([][]any, len(ids))
+	for i := range ids {
+		rows[i] = []any{ids[i], pos[i]}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{schema, "correlations"}, []string{"correlation_id", "position"}, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("correlations: write %d entries: %w", len(ids), err)
 	}
 	return nil
