@@ -145,30 +145,67 @@ func (s *Store) catchUp(ctx context.Context, events eventstore.Store, m Model, s
 		return fmt.Errorf("read checkpoint of %s: %w", schema, err)
 	}
 	pos := eventstore.Position(cp)
-	for until < 0 || pos < until {
-		head, err := events.Head(ctx)
-		if err != nil {
-			return fmt.Errorf("read the head: %w", err)
+	if until >= 0 && pos >= until {
+		return nil
+	}
+	// The next batch is read while this one is applied: reading the log
+	// and writing the model overlap.
+	type batch struct {
+		evs  []eventstore.Event
+		head eventstore.Position
+		err  error
+	}
+	batches := make(chan batch, 2)
+	rctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		for range batches { // let the reader finish
 		}
-		evs, err := events.ReadAll(ctx, eventstore.ReadAllOptions{After: pos, Filter: m.Filter(), Limit: opts.Batch})
-		if err != nil {
-			return fmt.Errorf("read the log after %d: %w", pos, err)
+	}()
+	go func() {
+		defer close(batches)
+		after := pos
+		for {
+			var b batch
+			b.head, b.err = events.Head(rctx)
+			if b.err != nil {
+				b.err = fmt.Errorf("read the head: %w", b.err)
+			} else if b.evs, b.err = events.ReadAll(rctx, eventstore.ReadAllOptions{After: after, Filter: m.Filter(), Limit: opts.Batch}); b.err != nil {
+				b.err = fmt.Errorf("read the log after %d: %w", after, b.err)
+			}
+			select {
+			case batches <- b:
+			case <-rctx.Done():
+				return
+			}
+			if b.err != nil || len(b.evs) == 0 {
+				return
+			}
+			after = b.evs[len(b.evs)-1].Position
+			if until >= 0 && after >= until {
+				return
+			}
 		}
-		if len(evs) == 0 {
+	}()
+	for b := range batches {
+		if b.err != nil {
+			return b.err
+		}
+		if len(b.evs) == 0 {
 			if until >= 0 {
 				return fmt.Errorf("the log has no event for %s after %d, but the live generation is at %d", m.Name(), pos, until)
 			}
 			return nil
 		}
-		if err := s.applyBatch(ctx, m, schema, evs); err != nil {
+		if err := s.applyBatch(ctx, m, schema, b.evs); err != nil {
 			return err
 		}
-		pos = evs[len(evs)-1].Position
+		pos = b.evs[len(b.evs)-1].Position
 		if opts.Progress != nil {
-			opts.Progress(pos, max(head, pos))
+			opts.Progress(pos, max(b.head, pos))
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 // applyBatch applies evs to generation schema in a transaction of its own.
