@@ -119,7 +119,7 @@ var errorTable = []errorMapping{
 		order.ErrAlreadyDelivered, order.ErrOrderCancelled,
 	}},
 	{apperr.CodeInvalid, []error{
-		catalog.ErrInvalidPrice, catalog.ErrInvalidQuantity, catalog.ErrNameRequired, catalog.ErrSKURequired,
+		catalog.ErrInvalidPrice, catalog.ErrInvalidQuantity, catalog.ErrNameRequired, catalog.ErrSKURequired, catalog.ErrInvalidText, order.ErrInvalidText,
 		catalog.ErrStockOverflow, cart.ErrInvalidQuantity, cart.ErrInvalidPrice, cart.ErrProductIDRequired,
 		money.ErrInvalidCurrency, customer.ErrInvalidEmail, customer.ErrNameRequired,
 		auth.ErrPasswordTooShort, auth.ErrPasswordTooLong, auth.ErrPasswordNotUTF8, auth.ErrPasswordControlChars,

@@ -115,8 +115,13 @@ func TestAdminProductsAndCart(t *testing.T) {
 	if rec.Code != http.StatusOK || p["name"] != "Big mug" {
 		t.Fatalf("update: %d %s", rec.Code, rec.Body)
 	}
+	// Text no read model can store is refused, and nothing is recorded.
+	rec, _ = e.do("PUT", "/api/v1/admin/products/"+id, e.admin, `{"name":"Big\u0000mug","description":"","category":"kitchen","price":{"amount":1499,"currency":"EUR"},"image_url":""}`)
+	if rec.Code != http.StatusBadRequest || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("a NUL in the name: %d %s", rec.Code, rec.Body)
+	}
 	rec, p = e.do("POST", "/api/v1/admin/products/"+id+"/stock", e.admin, `{"delta":-2}`)
-	if rec.Code != http.StatusOK || p["available"] != 3.0 {
+	if rec.Code != http.StatusOK || p["available"] != 3.0 || p["name"] != "Big mug" {
 		t.Fatalf("stock: %d %s", rec.Code, rec.Body)
 	}
 

@@ -3,13 +3,15 @@ package catalog
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Rules of the catalog aggregate (one product and its inventory):
 //
 //  1. A product is created once (ErrProductExists), with a product id
 //     (ErrProductIDRequired), a SKU (ErrSKURequired) and a name
-//     (ErrNameRequired); an update keeps the name non-blank.
+//     (ErrNameRequired); an update keeps the name non-blank. Its texts are
+//     valid UTF-8 without NUL (ErrInvalidText).
 //  2. A price is positive with an ISO 4217 currency (ErrInvalidPrice).
 //  3. Every command but CreateProduct needs the product (ErrProductNotFound).
 //  4. A stock adjustment is non-zero (ErrInvalidQuantity) and never takes the
@@ -61,6 +63,8 @@ func create(s State, c CreateProduct) ([]any, error) {
 		return nil, ErrSKURequired
 	case strings.TrimSpace(c.Name) == "":
 		return nil, ErrNameRequired
+	case !storable(c.SKU, c.Name, c.Description, c.Category, c.ImageURL):
+		return nil, ErrInvalidText
 	case !c.Price.IsPositive():
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPrice, c.Price)
 	}
@@ -70,12 +74,24 @@ func create(s State, c CreateProduct) ([]any, error) {
 	}}, nil
 }
 
+// storable reports whether every text is valid UTF-8 without NUL.
+func storable(texts ...string) bool {
+	for _, t := range texts {
+		if !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func update(s State, c UpdateProduct) ([]any, error) {
 	switch {
 	case !s.Exists:
 		return nil, ErrProductNotFound
 	case strings.TrimSpace(c.Name) == "":
 		return nil, ErrNameRequired
+	case !storable(c.Name, c.Description, c.Category, c.ImageURL):
+		return nil, ErrInvalidText
 	case !c.Price.IsPositive():
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPrice, c.Price)
 	}

@@ -55,6 +55,10 @@ func TestCreateProduct(t *testing.T) {
 		{Name: "no product id", When: with(func(c *catalog.CreateProduct) { c.ProductID = " " }), Err: catalog.ErrProductIDRequired},
 		{Name: "no sku", When: with(func(c *catalog.CreateProduct) { c.SKU = "" }), Err: catalog.ErrSKURequired},
 		{Name: "no name", When: with(func(c *catalog.CreateProduct) { c.Name = "  " }), Err: catalog.ErrNameRequired},
+		{Name: "NUL in the name", When: with(func(c *catalog.CreateProduct) { c.Name = "Mu\x00g" }), Err: catalog.ErrInvalidText},
+		{Name: "NUL in the sku", When: with(func(c *catalog.CreateProduct) { c.SKU = "S\x00" }), Err: catalog.ErrInvalidText},
+		{Name: "invalid UTF-8 in the description", When: with(func(c *catalog.CreateProduct) { c.Description = "\xff" }), Err: catalog.ErrInvalidText},
+		{Name: "NUL in the image url", When: with(func(c *catalog.CreateProduct) { c.ImageURL = "https://img/\x00" }), Err: catalog.ErrInvalidText},
 		{Name: "zero price", When: with(func(c *catalog.CreateProduct) { c.Price.Amount = 0 }), Err: catalog.ErrInvalidPrice},
 		{Name: "negative price", When: with(func(c *catalog.CreateProduct) { c.Price.Amount = -1 }), Err: catalog.ErrInvalidPrice},
 		{Name: "bad currency", When: with(func(c *catalog.CreateProduct) { c.Price.Currency = "eur" }), Err: catalog.ErrInvalidPrice},
@@ -71,6 +75,7 @@ func TestUpdateProduct(t *testing.T) {
 		}}},
 		{Name: "unknown product", When: ok, Err: catalog.ErrProductNotFound},
 		{Name: "blank name", Given: []any{created()}, When: with(func(c *catalog.UpdateProduct) { c.Name = "" }), Err: catalog.ErrNameRequired},
+		{Name: "NUL in the category", Given: []any{created()}, When: with(func(c *catalog.UpdateProduct) { c.Category = "ho\x00me" }), Err: catalog.ErrInvalidText},
 		{Name: "zero price", Given: []any{created()}, When: with(func(c *catalog.UpdateProduct) { c.Price.Amount = 0 }), Err: catalog.ErrInvalidPrice},
 		{Name: "bad currency", Given: []any{created()}, When: with(func(c *catalog.UpdateProduct) { c.Price.Currency = "EURO" }), Err: catalog.ErrInvalidPrice},
 	})

@@ -18,6 +18,11 @@ var (
 	ErrSKURequired = errors.New("catalog: sku required")
 	// ErrNameRequired means a product would have a blank name.
 	ErrNameRequired = errors.New("catalog: name required")
+	// ErrInvalidText refuses product text (sku, name, description,
+	// category, image url) that is not valid UTF-8 or holds a NUL: no read
+	// model could store it (PostgreSQL text cannot), so the catalog would
+	// stop on it.
+	ErrInvalidText = errors.New("catalog: text must be valid UTF-8 without NUL characters")
 	// ErrInvalidPrice means a price is not positive or its currency is not an
 	// ISO 4217 code.
 	ErrInvalidPrice = errors.New("catalog: price must be positive with a valid currency")

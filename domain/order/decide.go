@@ -3,6 +3,7 @@ package order
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/commerce-engine/commerce/domain/money"
 )
@@ -21,7 +22,8 @@ import (
 //     and shipping an order that was never placed also match ErrOrderNotPaid.
 //  3. Processing follows placed only (ErrInvalidTransition).
 //  4. Shipping follows placed or processing only, with a carrier
-//     (ErrCarrierRequired) and a tracking number (ErrTrackingRequired); a
+//     (ErrCarrierRequired) and a tracking number (ErrTrackingRequired), both
+//     valid UTF-8 without NUL (ErrInvalidText); a
 //     shipped or delivered order does not ship again (ErrAlreadyShipped), a
 //     cancelled one not at all (ErrOrderCancelled).
 //  5. Delivery follows shipped only (ErrNotShipped, ErrAlreadyDelivered).
@@ -123,6 +125,11 @@ func ship(s State, c Ship) ([]any, error) {
 	}
 	if tracking == "" {
 		return nil, ErrTrackingRequired
+	}
+	for _, t := range []string{carrier, tracking} {
+		if !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
+			return nil, ErrInvalidText
+		}
 	}
 	return []any{Shipped{OrderID: s.OrderID, Carrier: carrier, TrackingNumber: tracking, At: c.At}}, nil
 }

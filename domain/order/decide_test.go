@@ -101,6 +101,8 @@ func TestShip(t *testing.T) {
 		{Name: "before paid", When: cmd, Err: order.ErrOrderNotPaid},
 		{Name: "no carrier", Given: given(), When: order.Ship{OrderID: id, TrackingNumber: "x", At: t1}, Err: order.ErrCarrierRequired},
 		{Name: "no tracking", Given: given(), When: order.Ship{OrderID: id, Carrier: "DHL", TrackingNumber: "  ", At: t1}, Err: order.ErrTrackingRequired},
+		{Name: "NUL in the tracking number", Given: given(), When: order.Ship{OrderID: id, Carrier: "DHL", TrackingNumber: "T\x001", At: t1}, Err: order.ErrInvalidText},
+		{Name: "invalid UTF-8 in the carrier", Given: given(), When: order.Ship{OrderID: id, Carrier: "\xffDHL", TrackingNumber: "T1", At: t1}, Err: order.ErrInvalidText},
 		{Name: "twice", Given: given(shipped), When: cmd, Err: order.ErrAlreadyShipped},
 		{Name: "after delivery", Given: given(shipped, delivered), When: cmd, Err: order.ErrAlreadyShipped},
 		{Name: "cancelled", Given: given(cancelled), When: cmd, Err: order.ErrOrderCancelled},

@@ -43,6 +43,9 @@ var (
 	ErrCarrierRequired = errors.New("order: carrier required")
 	// ErrTrackingRequired means Ship carries no tracking number.
 	ErrTrackingRequired = errors.New("order: tracking number required")
+	// ErrInvalidText refuses a carrier or tracking number that is not
+	// valid UTF-8 or holds a NUL: no read model could store it.
+	ErrInvalidText = errors.New("order: text must be valid UTF-8 without NUL characters")
 	// ErrAlreadyShipped means the order shipped already: it cannot ship
 	// again or be cancelled.
 	ErrAlreadyShipped = errors.New("order: already shipped")
