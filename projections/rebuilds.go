@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"errors"
-	"sort"
 	"sync"
 	"time"
 
@@ -48,18 +47,6 @@ func (r *Rebuilds) Register(name string, fn RebuildFunc) {
 		r.funcs, r.status = map[string]RebuildFunc{}, map[string]*RebuildStatus{}
 	}
 	r.funcs[name] = fn
-}
-
-// Names lists the rebuildable projections, sorted.
-func (r *Rebuilds) Names() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.funcs))
-	for n := range r.funcs {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (r *Rebuilds) now() time.Time {

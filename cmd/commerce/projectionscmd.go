@@ -44,14 +44,11 @@ func projectionsCommand(ctx context.Context, cfg Config, args []string, log *slo
 		if rm.inMemory {
 			return errInMemoryModels
 		}
-		rebuilds := &projections.Rebuilds{}
-		for _, md := range rm.models {
-			rebuilds.Register(md.projection.Name, md.rebuild)
-		}
 		name := args[1]
 		var last time.Time
+		var names []string
 		for _, md := range rm.models {
-			if md.projection.Name != name {
+			if names = append(names, md.projection.Name); md.projection.Name != name {
 				continue
 			}
 			start := time.Now()
@@ -67,7 +64,7 @@ func projectionsCommand(ctx context.Context, cfg Config, args []string, log *slo
 			fmt.Fprintf(stdout, "%s: rebuilt and swapped in, in %s\n", name, time.Since(start).Round(time.Millisecond))
 			return nil
 		}
-		return fmt.Errorf("no projection is named %q: the projections are %s", name, strings.Join(rebuilds.Names(), ", "))
+		return fmt.Errorf("no projection is named %q: the projections are %s", name, strings.Join(names, ", "))
 	}
 }
 

@@ -138,11 +138,10 @@ func (m *Main) openReadModels(ctx context.Context, store eventstore.Store, codec
 		rm.pings["readmodels"] = pool.Ping
 	}
 	if m.cfg.RedisURL != "" {
-		opts, err := goredis.ParseURL(m.cfg.RedisURL)
+		client, err := m.newRedisClient()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", envRedisURL, err)
+			return nil, err
 		}
-		client := goredis.NewClient(opts)
 		closers = append(closers, func() { _ = client.Close() })
 		carts := &redisproj.Carts{Client: client, Prefix: m.redisPrefix, Codec: codec}
 		md := model{
@@ -250,6 +249,7 @@ func (m *Main) startReadSide(setup context.Context, store eventstore.Store) (*re
 	for name, ping := range rm.pings {
 		m.readyChecks[name] = ping
 	}
+	m.log.Info("read models", "store", rm.kind)
 	rs.closeModels = rm.close
 	api := rm.api
 	api.Projections, api.Rebuilds, api.Lifetime = rs.runner, rs.rebuilds, ctx

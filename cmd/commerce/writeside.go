@@ -62,11 +62,10 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 	ws := &writeSide{tokens: tokens, secret: secret}
 	var limiter auth.Limiter = auth.NewMemoryLimiter(loginLimit, loginWindow, time.Now)
 	if m.cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(m.cfg.RedisURL)
+		client, err := m.newRedisClient()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", envRedisURL, err)
+			return nil, err
 		}
-		client := redis.NewClient(opts)
 		ws.closeFns = append(ws.closeFns, client.Close)
 		limiter = auth.NewRedisLimiter(client, m.redisPrefix+"ratelimit:login:", loginLimit, loginWindow)
 	}
@@ -127,4 +126,13 @@ func (m *Main) bootstrapAdmin(ctx context.Context, accounts *commands.Accounts) 
 	}
 	m.log.Info("first admin created", "email", m.cfg.AdminEmail)
 	return nil
+}
+
+// newRedisClient connects to COMMERCE_REDIS_URL; the caller closes it.
+func (m *Main) newRedisClient() (*redis.Client, error) {
+	opts, err := redis.ParseURL(m.cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envRedisURL, err)
+	}
+	return redis.NewClient(opts), nil
 }
