@@ -449,19 +449,30 @@ func (c *Carts) Rebuild(ctx context.Context, events eventstore.Store, opts Rebui
 	}
 
 	res, err := newGenScript.Run(ctx, c.Client, []string{c.genKey(), c.nextKey()}).Int64Slice()
-	if err != nil || len(res) != 2 {
-		return fail(fmt.Errorf("redis carts: new generation: %v %w", res, err))
+	if err != nil {
+		return fail(fmt.Errorf("redis carts: new generation: %w", err))
+	}
+	if len(res) != 2 {
+		return fail(fmt.Errorf("redis carts: new generation: got %d values, want 2", len(res)))
 	}
 	oldGen, newGen := res[0], res[1]
-	swapped := false
 	defer func() {
-		// Whichever generation is not live now is garbage.
-		dead := newGen
-		if swapped {
-			dead = oldGen
-		}
+		// Whichever generation is not live now is garbage. Ask Redis
+		// which one is live: a swap whose answer was lost may have
+		// happened, and the live generation must never be deleted.
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer dcancel()
+		live, lerr := c.info(dctx)
+		if lerr != nil {
+			if err == nil {
+				err = fmt.Errorf("redis carts: left generations %d and %d in place: %w", oldGen, newGen, lerr)
+			}
+			return
+		}
+		dead := newGen
+		if live.gen == newGen {
+			dead = oldGen
+		}
 		if derr := c.deleteGeneration(dctx, dead); derr != nil && err == nil {
 			err = derr
 		}
@@ -498,7 +509,6 @@ func (c *Carts) Rebuild(ctx context.Context, events eventstore.Store, opts Rebui
 			return fail(fmt.Errorf("redis carts: swap generation %d for %d: %w", oldGen, newGen, err))
 		}
 		if ok == 1 {
-			swapped = true
 			return nil
 		}
 	}
