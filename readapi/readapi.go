@@ -23,7 +23,7 @@ import (
 
 // HeaderMinPosition asks a read to wait until its model has applied that
 // position.
-const HeaderMinPosition = "X-Min-Position"
+const HeaderMinPosition = httpedge.HeaderMinPosition
 
 // DefaultMaxWait bounds how long a read waits for X-Min-Position.
 const DefaultMaxWait = 5 * time.Second

@@ -27,6 +27,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/httpedge"
 )
 
 // Defaults of the Cache's tunables.
@@ -37,7 +38,6 @@ const (
 )
 
 const (
-	headerMinPosition = "X-Min-Position"
 	// HeaderCache says where an answer came from: hit-local, hit-redis or
 	// miss.
 	HeaderCache  = "X-Cache"
@@ -187,7 +187,7 @@ func (c *Cache) Middleware() gin.HandlerFunc {
 
 func (c *Cache) serve(ctx *gin.Context) {
 	req := ctx.Request
-	if req.Method != http.MethodGet || !c.haveVersion.Load() || req.Header.Get(headerMinPosition) != "" {
+	if req.Method != http.MethodGet || !c.haveVersion.Load() || req.Header.Get(httpedge.HeaderMinPosition) != "" {
 		c.bypass.Inc()
 		ctx.Next()
 		return
@@ -227,7 +227,12 @@ func (c *Cache) serve(ctx *gin.Context) {
 	if w.status == http.StatusOK && !w.tooBig {
 		e := newEntry(skey, h.Get("Content-Type"), bytes.Clone(w.buf.Bytes()))
 		tbl.put(e)
-		c.redisSet(req.Context(), e)
+		// Shared with the other api processes once the client has its
+		// answer (flushed first): the Redis round trip does not delay it.
+		defer func() {
+			ctx.Writer.Flush()
+			c.redisSet(req.Context(), e)
+		}()
 		h["Etag"] = e.etag
 		if matches(req.Header.Get("If-None-Match"), e.etag[0]) {
 			ctx.Writer.WriteHeader(http.StatusNotModified)
@@ -235,11 +240,10 @@ func (c *Cache) serve(ctx *gin.Context) {
 			return
 		}
 	}
+	h.Set("Content-Length", strconv.Itoa(w.buf.Len()))
 	ctx.Writer.WriteHeader(w.status)
 	ctx.Writer.WriteHeaderNow()
-	if req.Method != http.MethodHead {
-		_, _ = ctx.Writer.Write(w.buf.Bytes())
-	}
+	_, _ = ctx.Writer.Write(w.buf.Bytes())
 }
 
 var (
