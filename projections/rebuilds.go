@@ -73,7 +73,7 @@ func (r *Rebuilds) begin(name string) (RebuildFunc, *RebuildStatus, error) {
 	return fn, s, nil
 }
 
-func (r *Rebuilds) run(ctx context.Context, name string, fn RebuildFunc, s *RebuildStatus) error {
+func (r *Rebuilds) run(ctx context.Context, fn RebuildFunc, s *RebuildStatus) error {
 	err := fn(ctx, func(pos, head eventstore.Position) {
 		r.mu.Lock()
 		s.Position, s.Head = pos, head
@@ -95,7 +95,7 @@ func (r *Rebuilds) Run(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return r.run(ctx, name, fn, s)
+	return r.run(ctx, fn, s)
 }
 
 // Start begins rebuilding projection name in the background, under ctx
@@ -109,7 +109,7 @@ func (r *Rebuilds) Start(ctx context.Context, name string) error {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		_ = r.run(ctx, name, fn, s)
+		_ = r.run(ctx, fn, s)
 	}()
 	return nil
 }

@@ -83,11 +83,11 @@ func (s *Slot[M]) Rebuild(ctx context.Context, store eventstore.Store, filter ev
 			if err != nil {
 				return err
 			}
-			head, err := store.Head(ctx)
-			if err != nil {
-				return fmt.Errorf("rebuild: read the head: %w", err)
-			}
 			if progress != nil {
+				head, err := store.Head(ctx)
+				if err != nil {
+					return fmt.Errorf("rebuild: read the head: %w", err)
+				}
 				progress(pos, head)
 			}
 			evs, err := store.ReadAll(ctx, eventstore.ReadAllOptions{After: pos, Filter: filter, Limit: batch})

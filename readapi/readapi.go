@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -210,6 +212,9 @@ func (a *API) listProducts(c *gin.Context) {
 	}
 	if len(q.Text) > 200 || len(q.Category) > 100 {
 		fields = append(fields, apperr.Field("q", "q is at most 200 bytes, category 100"))
+	}
+	if strings.ContainsFunc(q.Text+q.Category, unicode.IsControl) || !utf8.ValidString(q.Text+q.Category) {
+		fields = append(fields, apperr.Field("q", "q and category are text without control characters"))
 	}
 	if len(fields) > 0 {
 		httpedge.WriteError(c, apperr.Invalid("invalid product query", fields...))

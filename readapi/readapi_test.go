@@ -137,6 +137,9 @@ func TestCatalogEndpoints(t *testing.T) {
 		"/api/v1/products?page_size=1000":                400,
 		"/api/v1/products?cursor=junk":                   400,
 		"/api/v1/products?q=" + strings.Repeat("q", 201): 400,
+		"/api/v1/products?q=mu%01g":                      400,
+		"/api/v1/products?category=kit%00chen":           400,
+		"/api/v1/products?q=%ff":                         400,
 	} {
 		if rec, _ := get(path); rec.Code != status || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
 			t.Errorf("GET %s: %d %s, want %d problem", path, rec.Code, rec.Body, status)
