@@ -2,10 +2,13 @@ package readmodeltest_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/eventstore"
@@ -82,19 +85,37 @@ func (m memoryModels) rebuilds(store eventstore.Store, slow bool) map[string]fun
 	}
 }
 
-// caughtUp waits until every projection of runner has processed the log
-// up to its head.
+// caughtUp appends a marker event and waits until the log's head has
+// passed it and every projection of runner has processed the log up to
+// it. The head alone is not enough on PostgreSQL: it only counts events no
+// running transaction can still precede, and other tests' transactions on
+// the same server can hold it behind the workload's last append.
 func caughtUp(t *testing.T, runner *projections.Runner, store eventstore.Store, names ...string) {
 	t.Helper()
-	head, err := store.Head(context.Background())
+	ctx := context.Background()
+	res, err := store.Append(ctx, "marker-"+uuid.NewString(), eventstore.NoStream, eventstore.EventData{
+		ID: uuid.New(), Type: "test.marker", SchemaVersion: 1, Data: json.RawMessage(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
+	for {
+		head, err := store.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head >= res.LastPosition {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the head stays at %d, before the marker at %d", head, res.LastPosition)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	for _, n := range names {
-		for runner.Through(n) < head {
+		for runner.Through(n) < res.LastPosition {
 			if time.Now().After(deadline) {
-				t.Fatalf("projection %s did not reach %d: %+v", n, head, runner.Statuses()[n])
+				t.Fatalf("projection %s did not reach %d: %+v", n, res.LastPosition, runner.Statuses()[n])
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
