@@ -2,10 +2,6 @@ package cart
 
 import (
 	"fmt"
-	"maps"
-	"slices"
-
-	"github.com/commerce-engine/commerce/domain/money"
 )
 
 // MaxLineQuantity caps the units of one product in one cart. It keeps totals
@@ -128,19 +124,9 @@ func checkOut(s State, c CheckOut) ([]any, error) {
 	if len(s.Lines) == 0 {
 		return nil, ErrCartEmpty
 	}
-	ids := slices.Sorted(maps.Keys(s.Lines))
-	total := money.Zero(s.Currency())
-	lines := make([]PricedLine, 0, len(ids))
-	for _, id := range ids {
-		l := s.Lines[id]
-		lt, err := l.UnitPrice.Mul(l.Quantity)
-		if err == nil {
-			total, err = total.Add(lt)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrTotalOverflow, err)
-		}
-		lines = append(lines, PricedLine{ProductID: id, Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: lt})
+	lines, total, err := s.Priced()
+	if err != nil {
+		return nil, err
 	}
 	return []any{CheckedOut{
 		CartID: c.CartID, CustomerID: s.CustomerID, CheckoutID: c.CheckoutID, Lines: lines, Total: total, At: c.At,

@@ -1,7 +1,9 @@
 package cart
 
 import (
+	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/commerce-engine/commerce/domain/money"
@@ -26,6 +28,27 @@ type State struct {
 
 // CheckedOut reports whether a checkout freezes the cart.
 func (s State) CheckedOut() bool { return s.CheckoutID != "" }
+
+// Priced returns the cart's lines sorted by product id, each with its line
+// total, and the cart's total: the snapshot a checkout freezes, computed in
+// one place for the decider and the saga that reserves it.
+func (s State) Priced() ([]PricedLine, money.Money, error) {
+	ids := slices.Sorted(maps.Keys(s.Lines))
+	total := money.Zero(s.Currency())
+	lines := make([]PricedLine, 0, len(ids))
+	for _, id := range ids {
+		l := s.Lines[id]
+		lt, err := l.UnitPrice.Mul(l.Quantity)
+		if err == nil {
+			total, err = total.Add(lt)
+		}
+		if err != nil {
+			return nil, money.Money{}, fmt.Errorf("%w: %v", ErrTotalOverflow, err)
+		}
+		lines = append(lines, PricedLine{ProductID: id, Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: lt})
+	}
+	return lines, total, nil
+}
 
 // Currency returns the currency of the cart's lines, or "" for an empty
 // cart.

@@ -39,3 +39,13 @@ type Refund struct {
 	Reason    string
 	At        time.Time
 }
+
+// RecordRefund applies the provider's refund webhook, which reports the total
+// refunded so far rather than one refund: redelivered or reordered webhooks
+// then record each unit of money once.
+type RecordRefund struct {
+	PaymentID     string
+	TotalRefunded money.Money
+	Reason        string
+	At            time.Time
+}

@@ -60,7 +60,7 @@ func TestMarkSucceeded(t *testing.T) {
 		{Name: "currency mismatch", Given: []any{created()}, When: payment.MarkSucceeded{PaymentID: id, Amount: money.Money{Amount: 5000, Currency: "USD"}, At: t1}, Err: payment.ErrAmountMismatch},
 		{Name: "duplicate is idempotent", Given: []any{created(), succeeded()}, When: ok},
 		{Name: "duplicate after refund is idempotent", Given: []any{created(), succeeded(), refunded(5000)}, When: ok},
-		{Name: "after failure", Given: []any{created(), payment.Failed{}}, When: ok, Err: payment.ErrPaymentNotPending},
+		{Name: "after failure (retried with another card)", Given: []any{created(), payment.Failed{}}, When: ok, Then: []any{want}},
 		{Name: "unknown payment", When: ok, Err: payment.ErrPaymentNotFound},
 	})
 }
@@ -71,8 +71,8 @@ func TestMarkFailed(t *testing.T) {
 	decidertest.Run(t, payment.Evolve, payment.Decide, []testCase{
 		{Name: "accepted", Given: []any{created()}, When: ok, Then: []any{payment.Failed{PaymentID: id, CheckoutID: "co-1", Reason: "card_declined", At: t1}}},
 		{Name: "duplicate is idempotent", Given: []any{created(), payment.Failed{}}, When: ok},
-		{Name: "after success", Given: []any{created(), succeeded()}, When: ok, Err: payment.ErrPaymentNotPending},
-		{Name: "after refund", Given: []any{created(), succeeded(), refunded(5000)}, When: ok, Err: payment.ErrPaymentNotPending},
+		{Name: "after success is old news", Given: []any{created(), succeeded()}, When: ok},
+		{Name: "after refund is old news", Given: []any{created(), succeeded(), refunded(5000)}, When: ok},
 		{Name: "unknown payment", When: ok, Err: payment.ErrPaymentNotFound},
 	})
 }
@@ -100,6 +100,31 @@ func TestRefund(t *testing.T) {
 		{Name: "pending", Given: []any{created()}, When: rf(eur(1)), Err: payment.ErrPaymentNotSucceeded},
 		{Name: "failed", Given: []any{created(), payment.Failed{}}, When: rf(eur(1)), Err: payment.ErrPaymentNotSucceeded},
 		{Name: "unknown payment", When: rf(eur(1)), Err: payment.ErrPaymentNotFound},
+	})
+}
+
+func TestRecordRefund(t *testing.T) {
+	t.Parallel()
+	rr := func(total money.Money) payment.RecordRefund {
+		return payment.RecordRefund{PaymentID: id, TotalRefunded: total, Reason: "provider", At: t1}
+	}
+	want := func(a int64) payment.Refunded {
+		return payment.Refunded{PaymentID: id, CheckoutID: "co-1", Amount: eur(a), Reason: "provider", At: t1}
+	}
+	paid := []any{created(), succeeded()}
+	success := payment.Succeeded{PaymentID: id, CheckoutID: "co-1", Amount: eur(5000), At: t1}
+	decidertest.Run(t, payment.Evolve, payment.Decide, []testCase{
+		{Name: "first refund", Given: paid, When: rr(eur(5000)), Then: []any{want(5000)}},
+		{Name: "partial", Given: paid, When: rr(eur(1000)), Then: []any{want(1000)}},
+		{Name: "records only what is new", Given: append(paid, refunded(1000)), When: rr(eur(3000)), Then: []any{want(2000)}},
+		{Name: "redelivered is old news", Given: append(paid, refunded(5000)), When: rr(eur(5000))},
+		{Name: "older total is old news", Given: append(paid, refunded(3000)), When: rr(eur(1000))},
+		{Name: "before the success it implies", Given: []any{created()}, When: rr(eur(5000)), Then: []any{success, want(5000)}},
+		{Name: "after a failure", Given: []any{created(), payment.Failed{}}, When: rr(eur(5000)), Then: []any{success, want(5000)}},
+		{Name: "above paid", Given: paid, When: rr(eur(5001)), Err: payment.ErrRefundExceedsPayment},
+		{Name: "zero", Given: paid, When: rr(eur(0)), Err: payment.ErrInvalidAmount},
+		{Name: "other currency", Given: paid, When: rr(money.Money{Amount: 1, Currency: "USD"}), Err: payment.ErrAmountMismatch},
+		{Name: "unknown payment", When: rr(eur(1)), Err: payment.ErrPaymentNotFound},
 	})
 }
 

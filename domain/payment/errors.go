@@ -21,10 +21,6 @@ var (
 	// ErrAmountMismatch means the provider reports another amount or
 	// currency than the intent's, or a refund is in another currency.
 	ErrAmountMismatch = errors.New("payment: amount does not match the intent")
-	// ErrPaymentNotPending means success or failure arrived for a payment
-	// that is no longer pending (success after failure, failure after
-	// success).
-	ErrPaymentNotPending = errors.New("payment: payment is not pending")
 	// ErrPaymentNotSucceeded means a refund was asked of a payment that never
 	// succeeded.
 	ErrPaymentNotSucceeded = errors.New("payment: payment has not succeeded")
