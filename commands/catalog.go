@@ -6,7 +6,9 @@ import (
 
 	"github.com/commerce-engine/commerce/domain/cart"
 	"github.com/commerce-engine/commerce/domain/catalog"
+	"github.com/commerce-engine/commerce/domain/checkout"
 	"github.com/commerce-engine/commerce/domain/order"
+	"github.com/commerce-engine/commerce/domain/payment"
 )
 
 // Product is the catalog aggregate (a product and its inventory) as the
@@ -19,8 +21,20 @@ var Cart = Aggregate[cart.State]{Evolve: cart.Evolve, Decide: cart.Decide}
 // Order is the order aggregate as the runner drives it.
 var Order = Aggregate[order.State]{Evolve: order.Evolve, Decide: order.Decide}
 
+// Checkout runs the checkout saga's decisions through the common path.
+var Checkout = Aggregate[checkout.State]{Evolve: checkout.Evolve, Decide: checkout.Decide}
+
+// Payment runs payment commands (intents, webhooks, refunds).
+var Payment = Aggregate[payment.State]{Evolve: payment.Evolve, Decide: payment.Decide}
+
 // OrderStream names an order's stream.
 func OrderStream(orderID string) string { return "order-" + orderID }
+
+// CheckoutStream names a checkout's stream: the saga's state and decisions.
+func CheckoutStream(checkoutID string) string { return "checkout-" + checkoutID }
+
+// PaymentStream names a payment's stream.
+func PaymentStream(paymentID string) string { return "payment-" + paymentID }
 
 // ProductStream names a product's stream.
 func ProductStream(productID string) string { return "product-" + productID }

@@ -3,6 +3,7 @@ package commands
 import (
 	"github.com/commerce-engine/commerce/domain/cart"
 	"github.com/commerce-engine/commerce/domain/catalog"
+	"github.com/commerce-engine/commerce/domain/checkout"
 	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/domain/payment"
@@ -15,6 +16,7 @@ func NewCodec() *eventstore.Codec {
 	c := eventstore.NewCodec()
 	catalog.RegisterEvents(c)
 	cart.RegisterEvents(c)
+	checkout.RegisterEvents(c)
 	customer.RegisterEvents(c)
 	order.RegisterEvents(c)
 	payment.RegisterEvents(c)

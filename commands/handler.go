@@ -197,6 +197,20 @@ func Load[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string
 	return s, v, err
 }
 
+// DecodeMetadata reads the metadata a command wrote with an event, for
+// consumers that continue its correlation and trace; empty metadata is the
+// zero Metadata.
+func DecodeMetadata(raw json.RawMessage) (Metadata, error) {
+	var m Metadata
+	if len(raw) == 0 {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return Metadata{}, fmt.Errorf("decode event metadata: %w", err)
+	}
+	return m, nil
+}
+
 func marshalMeta(m Metadata) (json.RawMessage, error) {
 	b, err := json.Marshal(m)
 	if err != nil {

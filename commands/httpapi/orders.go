@@ -82,8 +82,14 @@ func (a *API) setOrderStatus(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	a.writeOrder(c, id, res)
+}
+
+// writeOrder answers an order command with the order resource.
+func (a *API) writeOrder(c *gin.Context, id string, res commands.Result[order.State]) {
+	ctx := c.Request.Context()
 	v := orderView{ID: id, UserID: res.State.CustomerID, Status: res.State.Status.String(), Lines: []order.Line{},
-		Total: res.State.Total, PaymentID: res.State.PaymentID, UpdatedAt: now.UTC()}
+		Total: res.State.Total, PaymentID: res.State.PaymentID, UpdatedAt: a.Now().UTC()}
 	if res.State.Carrier != "" {
 		v.Carrier, v.TrackingNumber = &res.State.Carrier, &res.State.TrackingNumber
 	}

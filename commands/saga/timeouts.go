@@ -1,0 +1,127 @@
+package saga
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/commerce-engine/commerce/domain/checkout"
+	"github.com/commerce-engine/commerce/eventstore"
+)
+
+// Timeouts fires the saga's durable timeouts: every open checkout is
+// abandoned at its expiry, which releases its stock and cancels its payment
+// intent (so a payment that stays pending ends too). The schedule is not
+// kept anywhere but the log: Timeouts folds the checkout streams of $all
+// from the start, so it survives any restart, and several saga processes
+// may run it at once (the checkout stream decides each expiry once).
+type Timeouts struct {
+	Saga  *Saga
+	Store eventstore.Store
+	// Tick is how often due checkouts are looked for (1 s when zero).
+	Tick time.Duration
+
+	mu   sync.Mutex
+	open map[string]time.Time
+}
+
+// Run follows the checkout streams and expires due checkouts until ctx is
+// done.
+func (t *Timeouts) Run(ctx context.Context) error {
+	if t.Tick <= 0 {
+		t.Tick = time.Second
+	}
+	t.mu.Lock()
+	t.open = map[string]time.Time{}
+	t.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- t.Store.Subscribe(ctx, eventstore.SubscribeOptions{
+			Filter: eventstore.Filter{StreamPrefix: "checkout-"}, BatchSize: eventstore.MaxReadLimit,
+		}, func(e eventstore.Event) error {
+			t.apply(e)
+			return nil
+		})
+	}()
+	tick := time.NewTicker(t.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("saga timeouts: follow checkouts: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			t.fire(ctx)
+		}
+	}
+}
+
+// Pending returns how many checkouts wait for their timeout, for metrics and
+// tests.
+func (t *Timeouts) Pending() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.open)
+}
+
+// apply folds one checkout event into the schedule. Before the fold has
+// caught up a checkout may be expired that a later event already ended: the
+// checkout stream makes that a no-op.
+func (t *Timeouts) apply(e eventstore.Event) {
+	p, err := t.Saga.run.Codec.Decode(e)
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch ev := p.(type) {
+	case checkout.Started:
+		t.open[ev.CheckoutID] = ev.ExpiresAt
+	case checkout.Paid, checkout.Abandoned:
+		delete(t.open, checkoutIDOf(ev))
+	}
+}
+
+func checkoutIDOf(e any) string {
+	switch ev := e.(type) {
+	case checkout.Paid:
+		return ev.CheckoutID
+	case checkout.Abandoned:
+		return ev.CheckoutID
+	}
+	return ""
+}
+
+// fire expires every checkout whose expiry passed; a failure is retried on
+// the next tick.
+func (t *Timeouts) fire(ctx context.Context) {
+	now := t.Saga.now()
+	var due []string
+	t.mu.Lock()
+	for id, at := range t.open {
+		if !now.Before(at) {
+			due = append(due, id)
+		}
+	}
+	t.mu.Unlock()
+	for _, id := range due {
+		err := t.Saga.Expire(ctx, id)
+		switch {
+		case err == nil:
+			// The abandonment (or the payment that won the race) reaches
+			// apply through the subscription and unschedules it.
+		case errors.Is(err, context.Canceled):
+			return
+		default:
+			t.Saga.log.WarnContext(ctx, "checkout timeout failed; retrying on the next tick", "checkout_id", id, "error", err)
+		}
+	}
+}

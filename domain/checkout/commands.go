@@ -1,0 +1,73 @@
+package checkout
+
+import (
+	"time"
+
+	"github.com/commerce-engine/commerce/domain/money"
+)
+
+// Start opens a checkout of a cart (POST /payments/intents).
+type Start struct {
+	CheckoutID string
+	CartID     string
+	CustomerID string
+	ExpiresAt  time.Time
+	At         time.Time
+}
+
+// Price records the frozen cart's snapshot.
+type Price struct {
+	Lines []Line
+	Total money.Money
+	At    time.Time
+}
+
+// MarkReserved records that every line is held.
+type MarkReserved struct{ At time.Time }
+
+// RequestPayment records the provider's intent for the checkout's total.
+type RequestPayment struct {
+	PaymentID  string
+	Provider   string
+	ProviderID string
+	Amount     money.Money
+	At         time.Time
+}
+
+// PaymentSucceeded applies a succeeded payment: complete while the stock is
+// held, refund once the checkout was abandoned.
+type PaymentSucceeded struct {
+	PaymentID string
+	At        time.Time
+}
+
+// PaymentFailed applies a refused payment: the checkout is abandoned.
+type PaymentFailed struct {
+	PaymentID string
+	Reason    string
+	At        time.Time
+}
+
+// Abandon gives up a checkout that is not paid (stock short, cart changed,
+// provider down).
+type Abandon struct {
+	Reason string
+	Short  []ShortLine
+	At     time.Time
+}
+
+// Expire is the saga's timeout: it abandons a checkout still unpaid at its
+// expiry.
+type Expire struct{ At time.Time }
+
+// Complete records the placed order.
+type Complete struct {
+	OrderID string
+	At      time.Time
+}
+
+// MarkReleased records that an abandoned checkout's holds are gone.
+type MarkReleased struct{ At time.Time }
+
+// MarkRefunded records that a requested refund went through.
+type MarkRefunded struct{ At time.Time }
