@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // PostgresEnv names the variable that points tests at a PostgreSQL server.
@@ -82,4 +83,21 @@ func PostgresSchema(tb testing.TB) (url, schema string) {
 		}
 	})
 	return url, schema
+}
+
+// AMQPEnv names the variable that points tests at a RabbitMQ broker.
+const AMQPEnv = "COMMERCE_TEST_AMQP_URL"
+
+// AMQP returns the test broker's URL after checking that it accepts a
+// connection; skips (fails under CI) when it is unset or unreachable. Tests
+// isolate themselves with a UniqueName prefix on what they declare.
+func AMQP(tb testing.TB) string {
+	tb.Helper()
+	url := Require(tb, AMQPEnv)
+	conn, err := amqp.DialConfig(url, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
+	if err != nil {
+		missing(tb, "cannot connect to "+AMQPEnv+": "+err.Error())
+	}
+	_ = conn.Close()
+	return url
 }

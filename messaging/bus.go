@@ -1,0 +1,278 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+)
+
+// Bus is where committed events travel between roles: Watermill's in-process channel by default, RabbitMQ when configured.
+type Bus struct {
+	logger  *slog.Logger
+	wlogger watermill.LoggerAdapter
+
+	channel *gochannel.GoChannel // in-process bus; nil on RabbitMQ
+
+	cfg    AMQPConfig      // RabbitMQ bus only
+	pub    *amqpPublisher  // RabbitMQ bus only
+	mu     sync.Mutex      // guards subs, names, closed
+	subs   []closer        // subscribers handed out, closed with the bus
+	names  map[string]bool // exchanges ("x:") and queues ("q:") declared
+	closed bool
+}
+
+type closer interface{ Close() error }
+
+// NewInProcess returns a bus on Watermill's Go channel: for the single
+// process default. Publish returns only once every subscriber acked, so the
+// relay's checkpoint never passes an event a consumer has not processed; a
+// message published to a topic nobody subscribes to is dropped, so start the
+// relay after the router is running.
+func NewInProcess(logger *slog.Logger) *Bus {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	wl := watermillLogger(logger)
+	return &Bus{
+		logger:  logger,
+		wlogger: wl,
+		channel: gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, wl),
+		names:   map[string]bool{},
+	}
+}
+
+// AMQPConfig says how to reach RabbitMQ and how to name what is declared there.
+type AMQPConfig struct {
+	URL string
+	// Prefix is prepended to every exchange and queue name: test isolation,
+	// several shops on one broker.
+	Prefix string
+	// PublishChannels bounds the confirm-mode channels publishing at once
+	// (default 16).
+	PublishChannels int
+	// Prefetch is how many unacknowledged messages a consumer may hold
+	// (default 100).
+	Prefetch int
+}
+
+func (c *AMQPConfig) setDefaults() {
+	if c.PublishChannels <= 0 {
+		c.PublishChannels = 16
+	}
+	if c.Prefetch <= 0 {
+		c.Prefetch = 100
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c AMQPConfig) Validate() error {
+	if c.URL == "" {
+		return errors.New("messaging: AMQP URL is empty")
+	}
+	return nil
+}
+
+// NewAMQP returns a bus on RabbitMQ with a durable topology: one durable
+// fanout exchange per topic (Prefix+topic) and one durable queue per consumer
+// and topic (Prefix+consumer+"."+topic), persistent messages and publisher
+// confirms. It dials once to fail fast on a wrong URL or an unreachable
+// broker; later publishes redial a closed connection, and subscribers
+// reconnect on their own (watermill-amqp).
+func NewAMQP(cfg AMQPConfig, logger *slog.Logger) (*Bus, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	b := &Bus{logger: logger, wlogger: watermillLogger(logger), cfg: cfg, names: map[string]bool{}}
+	b.pub = newAMQPPublisher(cfg, logger, func(exchange string) { b.record("x:" + exchange) })
+	if err := b.pub.ping(); err != nil {
+		return nil, fmt.Errorf("messaging: connect to RabbitMQ: %w", err)
+	}
+	return b, nil
+}
+
+func (b *Bus) record(name string) {
+	b.mu.Lock()
+	b.names[name] = true
+	b.mu.Unlock()
+}
+
+// Declared returns the exchanges and queues this bus declared on RabbitMQ,
+// so that tests (and tools) can delete them; both are empty in-process.
+func (b *Bus) Declared() (exchanges, queues []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for n := range b.names {
+		switch n[:2] {
+		case "x:":
+			exchanges = append(exchanges, n[2:])
+		case "q:":
+			queues = append(queues, n[2:])
+		}
+	}
+	sort.Strings(exchanges)
+	sort.Strings(queues)
+	return exchanges, queues
+}
+
+// Publisher returns the bus's publisher. On RabbitMQ its Publish returns
+// only once the broker confirmed every message; messages of one call keep
+// their order.
+func (b *Bus) Publisher() message.Publisher {
+	if b.channel != nil {
+		return b.channel
+	}
+	return b.pub
+}
+
+// Subscriber returns a subscriber reading as consumer: the consumer name is
+// its durable queue identity, and competing consumers with the same name
+// share the queue (on RabbitMQ; in-process every subscriber sees every
+// message). It fails when the bus is closed or RabbitMQ is unreachable.
+func (b *Bus) Subscriber(consumer string) (message.Subscriber, error) {
+	if consumer == "" {
+		return nil, errors.New("messaging: subscriber needs a consumer name")
+	}
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return nil, errors.New("messaging: bus is closed")
+	}
+	if b.channel != nil {
+		return noClose{b.channel}, nil
+	}
+	cfg := wamqp.NewDurablePubSubConfig(b.cfg.URL, func(topic string) string {
+		q := b.cfg.Prefix + consumer + "." + topic
+		b.record("q:" + q)
+		return q
+	})
+	cfg.Exchange.GenerateName = func(topic string) string {
+		x := b.cfg.Prefix + topic
+		b.record("x:" + x)
+		return x
+	}
+	cfg.Consume.Qos.PrefetchCount = b.cfg.Prefetch
+	sub, err := wamqp.NewSubscriber(cfg, b.wlogger.With(watermill.LogFields{"consumer": consumer}))
+	if err != nil {
+		return nil, fmt.Errorf("messaging: subscriber %s: %w", consumer, err)
+	}
+	b.mu.Lock()
+	b.subs = append(b.subs, sub)
+	b.mu.Unlock()
+	return reconnectingSubscriber{sub}, nil
+}
+
+// reconnectingSubscriber hides a flaw of watermill-amqp v3.0.2: when the
+// connection drops, it reads the closed deliveries channel once and hands
+// out an empty message (no uuid, metadata or payload) before it reconnects.
+// Passed on, that message would fail every handler and land in the poison
+// store; it is dropped here instead (its ack fails, which makes
+// watermill-amqp reconnect, as it would anyway).
+type reconnectingSubscriber struct{ *wamqp.Subscriber }
+
+func (s reconnectingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	in, err := s.Subscriber.Subscribe(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("messaging: subscribe to %s: %w", topic, err)
+	}
+	out := make(chan *message.Message)
+	go func() {
+		defer close(out)
+		for m := range in {
+			if m.UUID == "" && len(m.Metadata) == 0 && len(m.Payload) == 0 {
+				m.Ack()
+				continue
+			}
+			select {
+			case out <- m:
+			case <-ctx.Done():
+				m.Nack() // back to the queue; keep draining until in closes
+			}
+		}
+	}()
+	return out, nil
+}
+
+// noClose keeps a router from closing the shared in-process channel when it
+// stops: the bus owns it.
+type noClose struct{ *gochannel.GoChannel }
+
+func (noClose) Close() error { return nil }
+
+// Close closes every subscriber the bus handed out and its publisher.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	subs := b.subs
+	b.subs = nil
+	b.mu.Unlock()
+	var errs []error
+	for _, s := range subs {
+		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if b.channel != nil {
+		if err := b.channel.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if b.pub != nil {
+		if err := b.pub.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("messaging: close bus: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the bus can carry messages now (readiness): on
+// RabbitMQ it needs a live connection and redials a closed one.
+func (b *Bus) Ping(ctx context.Context) error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return errors.New("messaging: bus is closed")
+	}
+	if b.pub == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.pub.ping() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("messaging: ping RabbitMQ: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("messaging: ping RabbitMQ: %w", ctx.Err())
+	}
+}
+
+// watermillLogger hands Watermill an slog logger whose chatty Info lines
+// (one per published message in-process) become Debug.
+func watermillLogger(l *slog.Logger) watermill.LoggerAdapter {
+	return watermill.NewSlogLoggerWithLevelMapping(l, map[slog.Level]slog.Level{
+		slog.LevelInfo: slog.LevelDebug,
+	})
+}

@@ -1,0 +1,80 @@
+package messaging_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/messaging"
+)
+
+func TestTopic(t *testing.T) {
+	for stream, want := range map[string]string{
+		"product-42":        "events.product",
+		"order-1f2e-3a":     "events.order",
+		"checkout":          "events.checkout",
+		"customer-email-ab": "events.customer",
+	} {
+		if got := messaging.Topic(stream); got != want {
+			t.Errorf("Topic(%q) = %q, want %q", stream, got, want)
+		}
+	}
+}
+
+func TestMessageRoundTrip(t *testing.T) {
+	recorded := time.Date(2026, 11, 26, 9, 30, 1, 123456789, time.UTC)
+	cases := map[string]eventstore.Event{
+		"full": {ID: uuid.New(), StreamID: "order-7", Version: 3, Position: 1234, Type: "order.placed", SchemaVersion: 2,
+			Data:       json.RawMessage(`{"total":{"amount":1999,"currency":"EUR"}}`),
+			Metadata:   json.RawMessage(`{"correlation_id":"c1","causation_id":"k9","actor":"u1","traceparent":"00-abc-def-01"}`),
+			RecordedAt: recorded},
+		"no metadata": {ID: uuid.New(), StreamID: "cart-1", Version: 1, Position: 1, Type: "cart.item_added", SchemaVersion: 1,
+			Data: json.RawMessage(`{}`), RecordedAt: recorded},
+		"metadata not an object": {ID: uuid.New(), StreamID: "cart-1", Version: 2, Position: 2, Type: "cart.cleared", SchemaVersion: 1,
+			Data: json.RawMessage(`{}`), Metadata: json.RawMessage(`[1,2]`), RecordedAt: recorded},
+	}
+	for name, e := range cases {
+		t.Run(name, func(t *testing.T) {
+			m, err := messaging.NewMessage(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.UUID != e.ID.String() || !bytes.Equal(m.Payload, e.Data) {
+				t.Errorf("uuid %s payload %s", m.UUID, m.Payload)
+			}
+			if name == "full" {
+				for k, want := range map[string]string{messaging.MetaCorrelationID: "c1", messaging.MetaCausationID: "k9",
+					messaging.MetaTraceParent: "00-abc-def-01", messaging.MetaPosition: "1234", messaging.MetaEventType: "order.placed"} {
+					if got := m.Metadata.Get(k); got != want {
+						t.Errorf("metadata %s = %q, want %q", k, got, want)
+					}
+				}
+			}
+			got, err := messaging.DecodeEvent(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.RecordedAt.Equal(e.RecordedAt) {
+				t.Errorf("RecordedAt %v, want %v", got.RecordedAt, e.RecordedAt)
+			}
+			got.RecordedAt = e.RecordedAt
+			gj, _ := json.Marshal(got)
+			ej, _ := json.Marshal(e)
+			if !bytes.Equal(gj, ej) {
+				t.Errorf("round trip:\n got %s\nwant %s", gj, ej)
+			}
+		})
+	}
+	if _, err := messaging.NewMessage(eventstore.Event{StreamID: "x-1"}); err == nil {
+		t.Error("an event without id became a message")
+	}
+	m, _ := messaging.NewMessage(cases["full"])
+	delete(m.Metadata, messaging.MetaPosition)
+	if _, err := messaging.DecodeEvent(m); err == nil {
+		t.Error("a message without position decoded")
+	}
+}
