@@ -59,6 +59,9 @@ var contract = []struct {
 	{"GET /api/v1/admin/streams/{stream_id}/events", adminOnly},
 	{"GET /api/v1/admin/projections", adminOnly},
 	{"POST /api/v1/admin/projections/{name}/rebuild", adminOnly},
+	// Beyond API.md: the message bus's dead-letter queue (issue 5).
+	{"GET /api/v1/admin/messages/poisoned", adminOnly},
+	{"POST /api/v1/admin/messages/poisoned/{id}/redrive", adminOnly},
 	{"GET /api/v1/admin/notifications", adminOnly},
 	// Analytics.
 	{"GET /api/v1/analytics/sales", analysts},

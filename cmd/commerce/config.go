@@ -67,6 +67,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// once a stop is asked for (COMMERCE_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
+	// CheckoutExpiry is how long a checkout holds its stock waiting for the
+	// payment (COMMERCE_CHECKOUT_EXPIRY, default 15m).
+	CheckoutExpiry time.Duration
 	// CORSOrigins are the browser origins allowed to call the API
 	// (COMMERCE_CORS_ORIGINS); empty allows none.
 	CORSOrigins []string
@@ -136,6 +139,7 @@ func DefaultConfig() Config {
 		Roles:           AllRoles(),
 		LogLevel:        slog.LevelInfo,
 		ShutdownTimeout: 15 * time.Second,
+		CheckoutExpiry:  15 * time.Minute,
 	}
 }
 
@@ -177,6 +181,7 @@ const (
 	envRoles               = "COMMERCE_ROLES"
 	envLogLevel            = "COMMERCE_LOG_LEVEL"
 	envShutdownTimeout     = "COMMERCE_SHUTDOWN_TIMEOUT"
+	envCheckoutExpiry      = "COMMERCE_CHECKOUT_EXPIRY"
 	envCORSOrigins         = "COMMERCE_CORS_ORIGINS"
 )
 
@@ -247,6 +252,15 @@ var settings = []setting{
 				return fmt.Errorf("%q is not a duration such as 15s or 1m", v)
 			}
 			c.ShutdownTimeout = d
+			return nil
+		}},
+	{envCheckoutExpiry, "checkout-expiry", "how long a checkout holds its stock waiting for payment, a `duration` (default \"15m\")",
+		func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration such as 15m", v)
+			}
+			c.CheckoutExpiry = d
 			return nil
 		}},
 	{envCORSOrigins, "cors-origins", "comma `list` of browser origins allowed to call the API, e.g. https://shop.example (default none)",
@@ -449,6 +463,9 @@ func (c Config) Validate() error {
 	if c.LogLevel < slog.LevelDebug || c.LogLevel > slog.LevelError {
 		add(configErr(envLogLevel, "%s is outside debug..error", c.LogLevel))
 	}
+	if c.CheckoutExpiry < time.Second {
+		add(configErr(envCheckoutExpiry, "must be at least 1s, got %s", c.CheckoutExpiry))
+	}
 	if c.ShutdownTimeout <= 0 {
 		add(configErr(envShutdownTimeout, "must be positive, got %s", c.ShutdownTimeout))
 	}
@@ -562,6 +579,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("roles", strings.Join(roles, ",")),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
+		slog.String("checkout_expiry", c.CheckoutExpiry.String()),
 	)
 }
 

@@ -60,6 +60,7 @@ func TestLoadConfigParsesEveryVariable(t *testing.T) {
 		envRoles:               " api, Saga ,api",
 		envLogLevel:            "debug",
 		envShutdownTimeout:     "30s",
+		envCheckoutExpiry:      "2m",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +82,7 @@ func TestLoadConfigParsesEveryVariable(t *testing.T) {
 		Roles:               []Role{RoleAPI, RoleSaga},
 		LogLevel:            slog.LevelDebug,
 		ShutdownTimeout:     30 * time.Second,
+		CheckoutExpiry:      2 * time.Minute,
 	}
 	// Compare with the secrets revealed: Secret hides them from fmt.
 	type revealed struct {

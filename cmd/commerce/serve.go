@@ -15,7 +15,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
@@ -41,6 +40,8 @@ type Main struct {
 	readNS      pgproj.Namespace
 	redisPrefix string
 	analystRole string
+	// amqpPrefix prefixes every RabbitMQ exchange and queue name.
+	amqpPrefix string
 	// readyChecks are the dependencies /readyz checks besides the event
 	// store.
 	readyChecks map[string]func(context.Context) error
@@ -75,7 +76,7 @@ func WithRoutes(fn func(r gin.IRouter)) Option {
 
 // NewMain returns an engine for cfg; nothing is opened before Run.
 func NewMain(cfg Config, opts ...Option) *Main {
-	m := &Main{cfg: cfg, schema: eventStoreSchema, redisPrefix: "commerce:", analystRole: pgproj.DefaultAnalystRole,
+	m := &Main{cfg: cfg, schema: eventStoreSchema, redisPrefix: "commerce:", amqpPrefix: "commerce.", analystRole: pgproj.DefaultAnalystRole,
 		ready: make(chan struct{}), done: make(chan struct{}), readyChecks: map[string]func(context.Context) error{}}
 	for _, o := range opts {
 		o(m)
@@ -142,7 +143,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	defer rs.stop()
 	m.collectors = append(m.collectors, newLagCollector(rs.runner))
 
-	handler, err := m.router(store, ws.mount, rs.mount(auth.Authenticate(ws.tokens)))
+	cs, err := m.startCheckout(ctx, store, ws)
+	if err != nil {
+		return err
+	}
+	defer cs.stop()
+
+	handler, err := m.router(store, ws.mount, rs.mount(ws.authn), cs.mount(ws.authn, ws.byUser))
 	if err != nil {
 		return fmt.Errorf("http edge: %w", err)
 	}

@@ -35,10 +35,14 @@ const (
 
 // writeSide is the wired write API: accounts, catalog admin and cart.
 type writeSide struct {
-	secret   []byte
-	api      *httpapi.API
-	tokens   *auth.Tokens
-	idem     httpedge.IdempotencyStore
+	secret []byte
+	api    *httpapi.API
+	tokens *auth.Tokens
+	idem   httpedge.IdempotencyStore
+	// authn checks bearer tokens; byUser replays writes by Idempotency-Key
+	// per user. Both guard every write route, also the checkout's.
+	authn    gin.HandlerFunc
+	byUser   gin.HandlerFunc
 	closeFns []func() error
 }
 
@@ -82,6 +86,11 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 	}
 	ws.api = &httpapi.API{Runner: runner, Accounts: accounts, Now: time.Now}
 	ws.idem = httpedge.NewEventStoreIdempotency(store, httpedge.EventStoreIdempotencyConfig{})
+	ws.authn = auth.Authenticate(tokens)
+	ws.byUser = httpedge.Idempotency(httpedge.IdempotencyConfig{Store: ws.idem, Scope: func(c *gin.Context) string {
+		claims, _ := auth.ClaimsFrom(c)
+		return "user:" + claims.UserID
+	}})
 	if err := m.bootstrapAdmin(ctx, accounts); err != nil {
 		return nil, err
 	}
@@ -91,14 +100,10 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 // mount registers the write API and /openapi.json on r.
 func (ws *writeSide) mount(r gin.IRouter) {
 	r.GET("/openapi.json", gin.WrapH(openapi.Handler()))
-	byUser := httpedge.Idempotency(httpedge.IdempotencyConfig{Store: ws.idem, Scope: func(c *gin.Context) string {
-		claims, _ := auth.ClaimsFrom(c)
-		return "user:" + claims.UserID
-	}})
 	// The auth answers carry access and refresh tokens: they are never
 	// stored for replay (the event store would keep live credentials).
 	ws.api.MountAuth(r, func(c *gin.Context) { c.Next() })
-	ws.api.Mount(r, auth.Authenticate(ws.tokens), byUser)
+	ws.api.Mount(r, ws.authn, ws.byUser)
 }
 
 func (ws *writeSide) close() error {

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/commerce-engine/commerce/apperr"
+	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/commands/httpapi"
+	"github.com/commerce-engine/commerce/commands/saga"
+	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/eventstore/postgres"
+	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/messaging"
+	"github.com/commerce-engine/commerce/payments"
+)
+
+// Consumer and checkpoint names: each is a durable identity (a RabbitMQ
+// queue, a checkpoint row) that must not change between releases.
+const (
+	sagaConsumer = "checkout-saga"
+	relayName    = "relay"
+)
+
+// routerStartTimeout bounds how long the consumers may take to subscribe.
+const routerStartTimeout = 30 * time.Second
+
+// checkoutSide is the wired checkout: the payment provider, the bus, the
+// relay that feeds it from the log, the saga consuming it and the saga's
+// timeouts.
+type checkoutSide struct {
+	payments *httpapi.Payments
+	router   *messaging.Router
+	poison   messaging.PoisonStore
+	relay    *messaging.Relay
+	timeouts *saga.Timeouts
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closeFns []func() error
+}
+
+// startCheckout opens the provider and the bus and starts the relay, the
+// saga's consumer and its timeouts; stop ends them.
+func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *writeSide) (*checkoutSide, error) {
+	cs := &checkoutSide{}
+	provider, secret, offline, err := m.openProvider()
+	if err != nil {
+		return nil, err
+	}
+	sg := saga.New(saga.Config{Runner: ws.api.Runner, Provider: provider, Expiry: m.cfg.CheckoutExpiry, Logger: m.log})
+	cs.payments = &httpapi.Payments{API: ws.api, Saga: sg, Webhooks: payments.Verifier{Secret: secret}, Offline: offline}
+
+	var bus *messaging.Bus
+	if m.cfg.AMQPURL != "" {
+		bus, err = messaging.NewAMQP(messaging.AMQPConfig{URL: m.cfg.AMQPURL, Prefix: m.amqpPrefix}, m.log)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", envAMQPURL, err)
+		}
+		m.readyChecks["amqp"] = bus.Ping
+	} else {
+		bus = messaging.NewInProcess(m.log)
+	}
+	cs.closeFns = append(cs.closeFns, bus.Close)
+
+	var checkpoints messaging.Checkpoints
+	if pg, ok := store.(*postgres.Store); ok {
+		pc := &messaging.PostgresCheckpoints{Pool: pg.Pool(), Schema: m.schema}
+		ps := &messaging.PostgresPoisonStore{Pool: pg.Pool(), Schema: m.schema}
+		if err := pc.Setup(ctx); err != nil {
+			return nil, cs.fail(fmt.Errorf("relay checkpoints: %w", err))
+		}
+		if err := ps.Setup(ctx); err != nil {
+			return nil, cs.fail(fmt.Errorf("poison message store: %w", err))
+		}
+		checkpoints, cs.poison = pc, ps
+	} else {
+		checkpoints, cs.poison = messaging.NewFileCheckpoints(m.cfg.DataDir), messaging.NewMemoryPoisonStore()
+	}
+	cs.router, err = messaging.NewRouter(bus, cs.poison, messaging.RouterConfig{Logger: m.log})
+	if err != nil {
+		return nil, cs.fail(err)
+	}
+	if err := cs.router.Add(messaging.Consumer{
+		Name:   sagaConsumer,
+		Topics: []string{messaging.Topic("payment-"), messaging.Topic("checkout-"), messaging.Topic("order-")},
+		Types:  saga.Types,
+		Handle: sg.Handle,
+	}); err != nil {
+		return nil, cs.fail(err)
+	}
+	cs.relay = &messaging.Relay{Name: relayName, Store: store, Publisher: bus.Publisher(), Checkpoints: checkpoints, Logger: m.log}
+	cs.timeouts = &saga.Timeouts{Saga: sg, Store: store}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cs.cancel = cancel
+	cs.goRun(m, "message router", func() error { return cs.router.Run(runCtx) }, runCtx)
+	select {
+	case <-cs.router.Running():
+	case <-time.After(routerStartTimeout):
+		return nil, cs.fail(fmt.Errorf("message consumers did not subscribe within %s (bus %s)", routerStartTimeout, busName(m.cfg.AMQPURL)))
+	}
+	// The relay starts once every consumer is subscribed: the in-process
+	// channel delivers only to subscribers present at publish time.
+	cs.goRun(m, "relay", func() error { return cs.relay.Run(runCtx) }, runCtx)
+	cs.goRun(m, "saga timeouts", func() error { return cs.timeouts.Run(runCtx) }, runCtx)
+	m.log.Info("checkout saga running", "provider", provider.Name(), "bus", busName(m.cfg.AMQPURL), "checkout_expiry", sg.Expiry().String())
+	return cs, nil
+}
+
+// goRun runs a long-lived part, restarting it after a failure: a broker or
+// database hiccup must not end checkouts until the process restarts.
+func (cs *checkoutSide) goRun(m *Main, name string, run func() error, ctx context.Context) {
+	cs.wg.Add(1)
+	go func() {
+		defer cs.wg.Done()
+		for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
+			err := run()
+			if ctx.Err() != nil {
+				return
+			}
+			m.log.Error(name+" stopped; restarting", "error", err, "in", backoff.String())
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+		}
+	}()
+}
+
+func busName(amqpURL string) string {
+	if amqpURL != "" {
+		return "rabbitmq"
+	}
+	return "in-process"
+}
+
+// openProvider returns Stripe when STRIPE_SECRET_KEY is set, the offline
+// provider otherwise (with a per-process webhook secret: its webhooks are
+// signed and verified by the same process).
+func (m *Main) openProvider() (payments.Provider, string, *payments.Offline, error) {
+	if m.cfg.StripeSecretKey != "" {
+		s, err := payments.NewStripe(payments.StripeConfig{
+			SecretKey: string(m.cfg.StripeSecretKey), APIBase: m.cfg.StripeAPIBase, Logger: m.log,
+		})
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("%s: %w", envStripeSecretKey, err)
+		}
+		return s, string(m.cfg.StripeWebhookSecret), nil, nil
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, "", nil, fmt.Errorf("offline webhook secret: %w", err)
+	}
+	offline := payments.NewOffline()
+	return offline, "whsec_offline_" + hex.EncodeToString(b[:]), offline, nil
+}
+
+func (cs *checkoutSide) fail(err error) error {
+	cs.stop()
+	return err
+}
+
+// stop ends the relay, the consumers and the timeouts, then closes the bus.
+func (cs *checkoutSide) stop() {
+	if cs.cancel != nil {
+		cs.cancel()
+	}
+	cs.wg.Wait()
+	for _, fn := range cs.closeFns {
+		_ = fn()
+	}
+}
+
+// mount registers the payment routes and the poison queue's admin routes.
+func (cs *checkoutSide) mount(authn, idem gin.HandlerFunc) func(gin.IRouter) {
+	return func(r gin.IRouter) {
+		cs.payments.Mount(r, authn, idem)
+		admin := r.Group("/api/v1/admin", authn, auth.RequireRole(auth.Admin))
+		admin.GET("/messages/poisoned", cs.listPoisoned)
+		admin.POST("/messages/poisoned/:id/redrive", idem, cs.redrive)
+	}
+}
+
+type poisonedView struct {
+	ID        string    `json:"id"`
+	Consumer  string    `json:"consumer"`
+	Topic     string    `json:"topic"`
+	Reason    string    `json:"reason"`
+	EventID   string    `json:"event_id"`
+	EventType string    `json:"event_type"`
+	StreamID  string    `json:"stream_id"`
+	Position  int64     `json:"position"`
+	At        time.Time `json:"at"`
+}
+
+// listPoisoned lists the messages a consumer gave up on, newest first.
+func (cs *checkoutSide) listPoisoned(c *gin.Context) {
+	limit := 100
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			httpedge.WriteError(c, apperr.Invalid("invalid limit", apperr.Field("limit", "must be 1..1000")))
+			return
+		}
+		limit = n
+	}
+	if v := c.GetHeader(httpedge.HeaderMinPosition); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			httpedge.WriteError(c, apperr.Invalid("invalid "+httpedge.HeaderMinPosition, apperr.Field(httpedge.HeaderMinPosition, "must be a non-negative integer")))
+			return
+		}
+		if !cs.waitRelayed(c.Request.Context(), eventstore.Position(n)) {
+			httpedge.WriteError(c, apperr.Unavailable("the relay has not published that position yet", nil))
+			return
+		}
+	}
+	list, err := cs.poison.List(c.Request.Context(), limit)
+	if err != nil {
+		httpedge.WriteError(c, apperr.Unavailable("poison store unavailable", err))
+		return
+	}
+	items := make([]poisonedView, len(list))
+	for i, p := range list {
+		items[i] = poisonedView{ID: p.ID, Consumer: p.Consumer, Topic: p.Topic, Reason: p.Reason, EventID: p.EventID,
+			EventType: p.EventType, StreamID: p.StreamID, Position: int64(p.Position), At: p.At.UTC()}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+// waitRelayed waits up to 5 s for the relay to publish position p: the
+// poisoned list then includes any message of p's event that failed.
+func (cs *checkoutSide) waitRelayed(ctx context.Context, p eventstore.Position) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for cs.relay.Position() < p {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// redrive hands a poisoned message back to the consumer that failed it.
+func (cs *checkoutSide) redrive(c *gin.Context) {
+	err := cs.router.Redrive(c.Request.Context(), c.Param("id"))
+	switch {
+	case errors.Is(err, messaging.ErrNoSuchPoisoned):
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+	case err != nil:
+		httpedge.WriteError(c, apperr.Unavailable("redrive failed", err))
+	default:
+		c.JSON(http.StatusAccepted, gin.H{"id": c.Param("id"), "redriven": true})
+	}
+}
