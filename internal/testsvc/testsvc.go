@@ -7,10 +7,15 @@
 package testsvc
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -100,4 +105,68 @@ func AMQP(tb testing.TB) string {
 	}
 	_ = conn.Close()
 	return url
+}
+
+// StripeMock starts Stripe's API mock (github.com/stripe/stripe-mock, found
+// through STRIPE_MOCK_BIN, PATH or $(go env GOPATH)/bin) on free 127.0.0.1
+// ports for this test, stops it by PID when the test ends, and returns its
+// base URL. Without the binary it skips with the reason, or fails under CI.
+func StripeMock(tb testing.TB) string {
+	tb.Helper()
+	bin, err := findStripeMock()
+	if err != nil {
+		missing(tb, err.Error())
+	}
+	// Port 0 for both listeners: the HTTPS one would otherwise take :12112.
+	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start %s: %v", bin, err)
+	}
+	tb.Cleanup(func() { _ = cmd.Process.Kill() })
+	go func() { _ = cmd.Wait(); pw.Close() }()
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		const prefix = "Listening for HTTP at address: "
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+				found <- "http://" + addr
+			}
+		}
+		close(found)
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case u, ok := <-found:
+		if !ok {
+			tb.Fatalf("%s exited before listening", bin)
+		}
+		return u
+	case <-time.After(15 * time.Second):
+		tb.Fatalf("%s did not report its HTTP address within 15s", bin)
+	}
+	return ""
+}
+
+func findStripeMock() (string, error) {
+	if p := os.Getenv("STRIPE_MOCK_BIN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("STRIPE_MOCK_BIN=%s: %w", p, err)
+		}
+		return p, nil
+	}
+	if p, err := exec.LookPath("stripe-mock"); err == nil {
+		return p, nil
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			p := filepath.Join(dir, "bin", "stripe-mock")
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("stripe-mock not found: set STRIPE_MOCK_BIN or go install github.com/stripe/stripe-mock@v0.203.0")
 }
