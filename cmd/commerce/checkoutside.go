@@ -39,6 +39,7 @@ const routerStartTimeout = 30 * time.Second
 // timeouts.
 type checkoutSide struct {
 	payments *httpapi.Payments
+	bus      *messaging.Bus
 	router   *messaging.Router
 	poison   messaging.PoisonStore
 	relay    *messaging.Relay
@@ -69,6 +70,7 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 	} else {
 		bus = messaging.NewInProcess(m.log)
 	}
+	cs.bus = bus
 	cs.closeFns = append(cs.closeFns, bus.Close)
 
 	var checkpoints messaging.Checkpoints

@@ -57,7 +57,10 @@ type Main struct {
 	stop    context.CancelFunc
 	addr    net.Addr
 	store   eventstore.Store
-	err     error
+	// checkout is the running checkout side, for tests that clean up what
+	// its bus declared.
+	checkout *checkoutSide
+	err      error
 }
 
 // Option adjusts a Main before it runs.
@@ -169,7 +172,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	m.mu.Lock()
-	m.addr, m.store = ln.Addr(), store
+	m.addr, m.store, m.checkout = ln.Addr(), store, cs
 	m.mu.Unlock()
 	close(m.ready)
 	m.log.Info("serving", "addr", ln.Addr().String(), "eventstore", m.eventStoreName())

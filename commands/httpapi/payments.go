@@ -44,7 +44,7 @@ func (p *Payments) Mount(r gin.IRouter, authn, idem gin.HandlerFunc) {
 	r.POST("/api/v1/payments/webhook", p.webhook)
 	v1 := r.Group("/api/v1", authn, idem)
 	v1.POST("/payments/intents", p.createIntent)
-	v1.POST("/payments/:id/simulate", p.simulate)
+	v1.POST("/payments/:payment_id/simulate", p.simulate)
 	v1.POST("/orders/:id/cancel", p.cancelOrder)
 }
 
@@ -81,6 +81,9 @@ func (p *Payments) createIntent(c *gin.Context) {
 	var short *saga.ShortError
 	switch {
 	case errors.As(err, &short):
+		if short.Position > 0 {
+			httpedge.SetEventPosition(c, short.Position)
+		}
 		writeShort(c, short.Lines)
 		return
 	case err != nil:
@@ -224,7 +227,7 @@ func (p *Payments) simulate(c *gin.Context) {
 		fail(c, apperr.NotFound("not found"))
 		return
 	}
-	id, ok := pathUUID(c, "id")
+	id, ok := pathUUID(c, "payment_id")
 	if !ok {
 		return
 	}

@@ -53,6 +53,9 @@ var ErrStockShort = errors.New("some lines are short of stock")
 // ShortError lists the lines that could not be reserved; nothing stays held.
 type ShortError struct {
 	Lines []checkout.ShortLine
+	// Position is where the release was recorded: a read with it as
+	// X-Min-Position sees nothing held.
+	Position eventstore.Position
 }
 
 // Error names how many lines were short.
@@ -198,7 +201,11 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 		if err := s.abandonNow(ctx, checkoutID, m, "stock_short", short); err != nil {
 			return Intent{}, err
 		}
-		return Intent{}, &ShortError{Lines: short}
+		head, err := s.run.Store.Head(ctx)
+		if err != nil {
+			return Intent{}, fmt.Errorf("read the head after releasing: %w", err)
+		}
+		return Intent{}, &ShortError{Lines: short, Position: head}
 	}
 	if _, err := s.checkout(ctx, checkoutID, m, "reserved", checkout.MarkReserved{At: now}); err != nil {
 		return Intent{}, err
