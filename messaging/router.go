@@ -44,6 +44,12 @@ type Consumer struct {
 	Topics []string
 	Types  []string // when set, other event types are acked without calling Handle
 	Handle func(ctx context.Context, e eventstore.Event) error
+	// Concurrency is how many messages of each topic this process handles
+	// at once on a bus with competing consumers (RabbitMQ; default 1): a
+	// watermill-amqp subscription handles one message at a time. The
+	// in-process channel gives every subscription every message, so there
+	// it stays 1. More than 1 gives up ordering within the topic.
+	Concurrency int
 }
 
 // RouterConfig tunes the retries before a message is poisoned.
@@ -159,11 +165,21 @@ func (r *Router) Add(c Consumer) error {
 	}
 	handle := r.handler(c)
 	topics := append(append([]string(nil), c.Topics...), RedriveTopicPrefix+c.Name)
+	parallel := 1
+	if c.Concurrency > 1 && r.bus.channel == nil {
+		parallel = c.Concurrency
+	}
 	for _, t := range topics {
-		h := r.wr.AddConsumerHandler(c.Name+"@"+t, t, sub, handle)
-		// Outermost first: poison after the retries are spent, retries
-		// around every attempt, a panic is an attempt's error.
-		h.AddMiddleware(poison, r.retry.Middleware, middleware.CorrelationID, r.correlation(c.Name), middleware.Recoverer)
+		for i := range parallel {
+			name := c.Name + "@" + t
+			if i > 0 {
+				name += fmt.Sprintf("#%d", i)
+			}
+			h := r.wr.AddConsumerHandler(name, t, sub, handle)
+			// Outermost first: poison after the retries are spent, retries
+			// around every attempt, a panic is an attempt's error.
+			h.AddMiddleware(poison, r.retry.Middleware, middleware.CorrelationID, r.correlation(c.Name), middleware.Recoverer)
+		}
 	}
 	r.names[c.Name] = true
 	return nil

@@ -360,8 +360,8 @@ func TestCheckout(t *testing.T) {
 			for _, e := range timeline.Events {
 				types = append(types, e.Type)
 			}
-			for _, want := range []string{"checkout.started", "cart.checked_out", "checkout.priced", "product.stock_reserved",
-				"checkout.stock_reserved", "payment.intent_created", "checkout.payment_requested", "payment.succeeded",
+			for _, want := range []string{"checkout.started", "cart.checked_out", "product.stock_reserved",
+				"payment.intent_created", "checkout.payment_requested", "payment.succeeded",
 				"checkout.paid", "product.reservation_committed", "order.placed", "cart.cleared", "checkout.completed"} {
 				if !slices.Contains(types, want) {
 					t.Errorf("timeline lacks %s: %v", want, types)

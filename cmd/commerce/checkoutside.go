@@ -31,6 +31,10 @@ const (
 	relayName    = "relay"
 )
 
+// sagaConcurrency is how many saga messages per topic one process handles
+// at once on RabbitMQ.
+const sagaConcurrency = 16
+
 // routerStartTimeout bounds how long the consumers may take to subscribe.
 const routerStartTimeout = 30 * time.Second
 
@@ -96,6 +100,9 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 		Topics: []string{messaging.Topic("payment-"), messaging.Topic("checkout-"), messaging.Topic("order-")},
 		Types:  saga.Types,
 		Handle: sg.Handle,
+		// Each checkout's decisions are serialised by its own stream, so
+		// its messages need no order: handle many at once.
+		Concurrency: sagaConcurrency,
 	}); err != nil {
 		return nil, cs.fail(err)
 	}

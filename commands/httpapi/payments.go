@@ -138,6 +138,8 @@ func paymentError(err error) error {
 		return unavailable{err: apperr.Unavailable("the payment provider is unavailable", err), after: ue.RetryAfter}
 	case errors.Is(err, saga.ErrCheckoutInProgress):
 		return apperr.Conflict("a checkout of this cart is already in progress", err)
+	case errors.Is(err, saga.ErrCartChanged):
+		return apperr.Conflict("the cart changed during checkout; nothing is held, try again", err)
 	case errors.Is(err, payments.ErrRejected):
 		return apperr.Conflict("the payment provider refused the payment", err)
 	}

@@ -22,6 +22,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,6 +49,10 @@ const Actor = "saga:checkout"
 // ErrCheckoutInProgress means the cart is already frozen by another
 // checkout that still waits for its payment (HTTP 409).
 var ErrCheckoutInProgress = errors.New("a checkout of this cart is in progress")
+
+// ErrCartChanged means the cart changed between the checkout's pricing and
+// its freeze; nothing is held and the shopper may try again (HTTP 409).
+var ErrCartChanged = errors.New("the cart changed during checkout; try again")
 
 // ErrStockShort is what ShortError matches with errors.Is (HTTP 409).
 var ErrStockShort = errors.New("some lines are short of stock")
@@ -144,20 +151,35 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 	}
 	now := s.now().UTC()
 	m := s.meta(checkoutID, meta.CausationID, meta.TraceParent, customerID)
+	priced, total, err := c.Priced()
+	if err != nil {
+		return Intent{}, err
+	}
+	lines := make([]checkout.Line, len(priced))
+	for i, l := range priced {
+		lines[i] = checkout.Line{ProductID: l.ProductID, Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: l.LineTotal}
+	}
 	st, err := s.checkout(ctx, checkoutID, m, "start", checkout.Start{
-		CheckoutID: checkoutID, CartID: customerID, CustomerID: customerID, ExpiresAt: now.Add(s.expiry), At: now,
+		CheckoutID: checkoutID, CartID: customerID, CustomerID: customerID, Lines: lines, Total: total,
+		ExpiresAt: now.Add(s.expiry), At: now,
 	})
 	if err != nil && !errors.Is(err, checkout.ErrCheckoutExists) {
 		return Intent{}, err
 	}
 	if errors.Is(err, checkout.ErrCheckoutExists) {
+		// A retried request: go on with the checkout as it was recorded.
 		if st, _, err = commands.Load(ctx, s.run, commands.Checkout, commands.CheckoutStream(checkoutID)); err != nil {
 			return Intent{}, fmt.Errorf("load checkout: %w", err)
 		}
+		lines, total = st.Lines, st.Total
 	}
 	if st.Status > checkout.StatusAwaitingPayment {
 		return Intent{}, fmt.Errorf("%w: checkout %s is %s", ErrCheckoutInProgress, checkoutID, st.Status)
 	}
+	// The cart is frozen after the checkout is recorded, so a crash in
+	// between leaves nothing the timeout cannot undo; the frozen snapshot
+	// must be what the checkout recorded (the shopper may have changed the
+	// cart meanwhile in another tab).
 	res, err := commands.Handle(ctx, s.run, commands.Cart, cartStream, cart.CheckOut{CartID: customerID, CheckoutID: checkoutID, At: now}, m.step("cart-checkout"))
 	if err != nil {
 		_ = s.abandonNow(ctx, checkoutID, m, "cart: "+err.Error(), nil)
@@ -167,36 +189,36 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 		_ = s.abandonNow(ctx, checkoutID, m, "cart checked out elsewhere", nil)
 		return Intent{}, fmt.Errorf("%w: %s", ErrCheckoutInProgress, res.State.CheckoutID)
 	}
-	priced, total, err := res.State.Priced()
-	if err != nil {
-		_ = s.abandonNow(ctx, checkoutID, m, "cart: "+err.Error(), nil)
-		return Intent{}, err
-	}
-	lines := make([]checkout.Line, len(priced))
-	for i, l := range priced {
-		lines[i] = checkout.Line{ProductID: l.ProductID, Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: l.LineTotal}
-	}
-	if _, err := s.checkout(ctx, checkoutID, m, "price", checkout.Price{Lines: lines, Total: total, At: now}); err != nil {
-		return Intent{}, err
+	if frozen, _, err := res.State.Priced(); err != nil || !sameLines(frozen, lines) {
+		_ = s.abandonNow(ctx, checkoutID, m, "cart changed during checkout", nil)
+		return Intent{}, ErrCartChanged
 	}
 	var short []checkout.ShortLine
-	for _, l := range lines {
+	var mu sync.Mutex
+	err = eachLine(lines, func(l checkout.Line) error {
 		_, err := commands.Handle(ctx, s.run, commands.Product, commands.ProductStream(l.ProductID), catalog.ReserveStock{
 			ProductID: l.ProductID, ReservationID: checkoutID, CheckoutID: checkoutID, Quantity: l.Quantity,
 			ExpiresAt: st.ExpiresAt, At: now,
 		}, m.step("reserve/"+l.ProductID))
 		switch {
 		case err == nil, errors.Is(err, catalog.ErrDuplicateReservation):
+			return nil
 		case errors.Is(err, catalog.ErrInsufficientStock), errors.Is(err, catalog.ErrProductNotFound):
 			p, _, perr := commands.Load(ctx, s.run, commands.Product, commands.ProductStream(l.ProductID))
 			if perr != nil {
-				return Intent{}, s.failStart(ctx, checkoutID, m, "reserve: "+perr.Error(), perr)
+				return perr
 			}
+			mu.Lock()
 			short = append(short, checkout.ShortLine{ProductID: l.ProductID, Requested: l.Quantity, Available: max(p.Available(), 0)})
-		default:
-			return Intent{}, s.failStart(ctx, checkoutID, m, "reserve: "+err.Error(), err)
+			mu.Unlock()
+			return nil
 		}
+		return err
+	})
+	if err != nil {
+		return Intent{}, s.failStart(ctx, checkoutID, m, "reserve: "+err.Error(), err)
 	}
+	slices.SortFunc(short, func(a, b checkout.ShortLine) int { return strings.Compare(a.ProductID, b.ProductID) })
 	if len(short) > 0 {
 		if err := s.abandonNow(ctx, checkoutID, m, "stock_short", short); err != nil {
 			return Intent{}, err
@@ -206,9 +228,6 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 			return Intent{}, fmt.Errorf("read the head after releasing: %w", err)
 		}
 		return Intent{}, &ShortError{Lines: short, Position: head}
-	}
-	if _, err := s.checkout(ctx, checkoutID, m, "reserved", checkout.MarkReserved{At: now}); err != nil {
-		return Intent{}, err
 	}
 	intent, err := s.provider.CreateIntent(ctx, payments.IntentRequest{CheckoutID: checkoutID, PaymentID: paymentID, CustomerID: customerID, Amount: total})
 	if err != nil {
@@ -233,6 +252,39 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 		CheckoutID: checkoutID, PaymentID: paymentID, ClientSecret: intent.ClientSecret, Amount: total,
 		Status: status, ExpiresAt: st.ExpiresAt, Position: cres.Position,
 	}, nil
+}
+
+// eachLine runs fn for every line at once (each on its own product stream)
+// and returns the first error.
+func eachLine(lines []checkout.Line, fn func(checkout.Line) error) error {
+	if len(lines) == 1 {
+		return fn(lines[0])
+	}
+	errs := make([]error, len(lines))
+	var wg sync.WaitGroup
+	for i, l := range lines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(l)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// sameLines reports whether the frozen cart is the priced snapshot.
+func sameLines(frozen []cart.PricedLine, lines []checkout.Line) bool {
+	if len(frozen) != len(lines) {
+		return false
+	}
+	for i, f := range frozen {
+		l := lines[i]
+		if f.ProductID != l.ProductID || f.Quantity != l.Quantity || f.UnitPrice != l.UnitPrice {
+			return false
+		}
+	}
+	return true
 }
 
 // failStart abandons a checkout that could not finish starting, releases
@@ -317,12 +369,16 @@ func (s *Saga) complete(ctx context.Context, checkoutID string, m meta) error {
 		return nil
 	}
 	now := s.now().UTC()
-	for _, l := range st.Lines {
+	err = eachLine(st.Lines, func(l checkout.Line) error {
 		_, err := commands.Handle(ctx, s.run, commands.Product, commands.ProductStream(l.ProductID),
 			catalog.CommitReservation{ProductID: l.ProductID, ReservationID: checkoutID, At: now}, m.step("commit/"+l.ProductID))
 		if err != nil && !errors.Is(err, catalog.ErrReservationAlreadyCommitted) {
 			return fmt.Errorf("commit %s of checkout %s: %w", l.ProductID, checkoutID, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	lines := make([]order.PlaceLine, len(st.Lines))
 	for i, l := range st.Lines {

@@ -6,26 +6,20 @@ import (
 	"github.com/commerce-engine/commerce/domain/money"
 )
 
-// Start opens a checkout of a cart (POST /payments/intents).
+// Start opens a checkout of a cart with its priced lines (POST
+// /payments/intents).
 type Start struct {
 	CheckoutID string
 	CartID     string
 	CustomerID string
+	Lines      []Line
+	Total      money.Money
 	ExpiresAt  time.Time
 	At         time.Time
 }
 
-// Price records the frozen cart's snapshot.
-type Price struct {
-	Lines []Line
-	Total money.Money
-	At    time.Time
-}
-
-// MarkReserved records that every line is held.
-type MarkReserved struct{ At time.Time }
-
-// RequestPayment records the provider's intent for the checkout's total.
+// RequestPayment records, once every line is held, the provider's intent for
+// the checkout's total.
 type RequestPayment struct {
 	PaymentID  string
 	Provider   string

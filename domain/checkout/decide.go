@@ -5,11 +5,12 @@ import "fmt"
 // Rules of the checkout process:
 //
 //  1. A checkout starts once (ErrCheckoutExists) with an id, a cart, a
-//     customer and an expiry after its start (ErrInvalidStart); every other
-//     command needs it (ErrCheckoutNotFound).
-//  2. Its steps go in order: priced (with lines and a positive total,
-//     ErrInvalidPrice), reserved, payment requested; a step out of order is
-//     ErrOutOfOrder, a step repeated is no event and no error.
+//     customer and an expiry after its start (ErrInvalidStart), and lines
+//     with a positive total (ErrInvalidPrice); every other command needs it
+//     (ErrCheckoutNotFound).
+//  2. Its steps go in order: started, payment requested (once every line is
+//     held), paid or abandoned; a step out of order is ErrOutOfOrder, a step
+//     repeated is no event and no error.
 //  3. A payment succeeding while the stock is held decides completion
 //     (Paid); one succeeding after the checkout was abandoned decides a
 //     refund (RefundRequested), once. It must be the checkout's own payment
@@ -37,12 +38,8 @@ func Decide(s State, command any) ([]any, error) {
 	switch c := command.(type) {
 	case Start:
 		return start(s, c)
-	case Price:
-		return price(s, c)
-	case MarkReserved:
-		return step(s, StatusPriced, StatusReserved, StockReserved{CheckoutID: s.CheckoutID, At: c.At})
 	case RequestPayment:
-		return step(s, StatusReserved, StatusAwaitingPayment, PaymentRequested{
+		return step(s, StatusStarted, StatusAwaitingPayment, PaymentRequested{
 			CheckoutID: s.CheckoutID, PaymentID: c.PaymentID, Provider: c.Provider, ProviderID: c.ProviderID, Amount: c.Amount, At: c.At,
 		})
 	case PaymentSucceeded:
@@ -69,8 +66,6 @@ func Decide(s State, command any) ([]any, error) {
 	return nil, fmt.Errorf("%w: %T", ErrUnknownCommand, command)
 }
 
-func (Price) checkoutCommand()            {}
-func (MarkReserved) checkoutCommand()     {}
 func (RequestPayment) checkoutCommand()   {}
 func (PaymentSucceeded) checkoutCommand() {}
 func (PaymentFailed) checkoutCommand()    {}
@@ -87,14 +82,13 @@ func start(s State, c Start) ([]any, error) {
 	if c.CheckoutID == "" || c.CartID == "" || c.CustomerID == "" || !c.ExpiresAt.After(c.At) {
 		return nil, ErrInvalidStart
 	}
-	return []any{Started{CheckoutID: c.CheckoutID, CartID: c.CartID, CustomerID: c.CustomerID, ExpiresAt: c.ExpiresAt, At: c.At}}, nil
-}
-
-func price(s State, c Price) ([]any, error) {
 	if len(c.Lines) == 0 || !c.Total.IsPositive() {
 		return nil, ErrInvalidPrice
 	}
-	return step(s, StatusStarted, StatusPriced, Priced{CheckoutID: s.CheckoutID, Lines: c.Lines, Total: c.Total, At: c.At})
+	return []any{Started{
+		CheckoutID: c.CheckoutID, CartID: c.CartID, CustomerID: c.CustomerID, Lines: c.Lines, Total: c.Total,
+		ExpiresAt: c.ExpiresAt, At: c.At,
+	}}, nil
 }
 
 // step emits e when s is at from, nothing when s already reached to by the
@@ -114,7 +108,9 @@ func succeeded(s State, c PaymentSucceeded) ([]any, error) {
 		return nil, fmt.Errorf("%w: %s", ErrPaymentMismatch, c.PaymentID)
 	}
 	switch s.Status {
-	case StatusReserved, StatusAwaitingPayment:
+	case StatusStarted, StatusAwaitingPayment:
+		// Started: the intent exists (it is paid), so every line was held
+		// before it was created; only its record here was not written yet.
 		return []any{Paid{CheckoutID: s.CheckoutID, PaymentID: c.PaymentID, At: c.At}}, nil
 	case StatusPaid, StatusCompleted:
 		return nil, nil
@@ -131,7 +127,7 @@ func failed(s State, c PaymentFailed) ([]any, error) {
 	if s.PaymentID != "" && c.PaymentID != s.PaymentID {
 		return nil, fmt.Errorf("%w: %s", ErrPaymentMismatch, c.PaymentID)
 	}
-	if s.Status != StatusAwaitingPayment && s.Status != StatusReserved {
+	if s.Status != StatusAwaitingPayment && s.Status != StatusStarted {
 		return nil, nil
 	}
 	reason := "payment_failed"

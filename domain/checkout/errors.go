@@ -13,10 +13,10 @@ var (
 	// ErrInvalidStart means Start lacks an id, cart, customer or a future
 	// expiry.
 	ErrInvalidStart = errors.New("checkout: id, cart, customer and a future expiry are required")
-	// ErrOutOfOrder means a step arrived before the one it follows (price
-	// before start, payment before reservation...).
+	// ErrOutOfOrder means a step arrived before the one it follows (a
+	// completion before the payment...).
 	ErrOutOfOrder = errors.New("checkout: step out of order")
-	// ErrInvalidPrice means the snapshot has no lines or a non-positive total.
+	// ErrInvalidPrice means Start has no lines or a non-positive total.
 	ErrInvalidPrice = errors.New("checkout: lines and a positive total are required")
 	// ErrAlreadyPaid means an abandonment was asked of a paid checkout.
 	ErrAlreadyPaid = errors.New("checkout: already paid")

@@ -17,10 +17,6 @@ import (
 const (
 	// StartedType names Started in the store.
 	StartedType = "checkout.started"
-	// PricedType names Priced in the store.
-	PricedType = "checkout.priced"
-	// StockReservedType names StockReserved in the store.
-	StockReservedType = "checkout.stock_reserved"
 	// PaymentRequestedType names PaymentRequested in the store.
 	PaymentRequestedType = "checkout.payment_requested"
 	// PaidType names Paid in the store.
@@ -55,41 +51,24 @@ type ShortLine struct {
 	Available int64  `json:"available"`
 }
 
-// Started records a shopper's checkout of a cart; its reservations expire,
-// and the saga's timeout abandons it, at ExpiresAt.
+// Started records a shopper's checkout of a cart with the priced lines it
+// reserves and the order will contain; its reservations expire, and the
+// saga's timeout abandons it, at ExpiresAt.
 type Started struct {
-	CheckoutID string    `json:"checkout_id"`
-	CartID     string    `json:"cart_id"`
-	CustomerID string    `json:"customer_id"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	At         time.Time `json:"at"`
+	CheckoutID string      `json:"checkout_id"`
+	CartID     string      `json:"cart_id"`
+	CustomerID string      `json:"customer_id"`
+	Lines      []Line      `json:"lines"`
+	Total      money.Money `json:"total"`
+	ExpiresAt  time.Time   `json:"expires_at"`
+	At         time.Time   `json:"at"`
 }
 
 // EventType returns "checkout.started".
 func (Started) EventType() string { return StartedType }
 
-// Priced records the frozen cart's lines and total: what is reserved, and
-// what the order will contain.
-type Priced struct {
-	CheckoutID string      `json:"checkout_id"`
-	Lines      []Line      `json:"lines"`
-	Total      money.Money `json:"total"`
-	At         time.Time   `json:"at"`
-}
-
-// EventType returns "checkout.priced".
-func (Priced) EventType() string { return PricedType }
-
-// StockReserved records that every line is held on its product stream.
-type StockReserved struct {
-	CheckoutID string    `json:"checkout_id"`
-	At         time.Time `json:"at"`
-}
-
-// EventType returns "checkout.stock_reserved".
-func (StockReserved) EventType() string { return StockReservedType }
-
-// PaymentRequested records the payment intent the shopper pays.
+// PaymentRequested records that every line is held and the payment intent
+// the shopper pays.
 type PaymentRequested struct {
 	CheckoutID string      `json:"checkout_id"`
 	PaymentID  string      `json:"payment_id"`
@@ -174,8 +153,6 @@ func RegisterEvents(r interface {
 	RegisterType(name string, version int, sample any)
 }) {
 	r.RegisterType(StartedType, SchemaVersion, Started{})
-	r.RegisterType(PricedType, SchemaVersion, Priced{})
-	r.RegisterType(StockReservedType, SchemaVersion, StockReserved{})
 	r.RegisterType(PaymentRequestedType, SchemaVersion, PaymentRequested{})
 	r.RegisterType(PaidType, SchemaVersion, Paid{})
 	r.RegisterType(CompletedType, SchemaVersion, Completed{})

@@ -11,12 +11,9 @@ type Status int
 
 // Checkout statuses; the zero Status is a checkout that does not exist.
 const (
-	// StatusStarted has a frozen cart but no priced lines recorded yet.
+	// StatusStarted is freezing the cart, reserving its lines and asking the
+	// provider for an intent.
 	StatusStarted Status = iota + 1
-	// StatusPriced is reserving its lines.
-	StatusPriced
-	// StatusReserved holds every line and is asking the provider for an intent.
-	StatusReserved
 	// StatusAwaitingPayment waits for the shopper's payment.
 	StatusAwaitingPayment
 	// StatusPaid is committing stock and placing the order.
@@ -34,10 +31,6 @@ func (s Status) String() string {
 	switch s {
 	case StatusStarted:
 		return "started"
-	case StatusPriced:
-		return "priced"
-	case StatusReserved:
-		return "reserved"
 	case StatusAwaitingPayment:
 		return "awaiting_payment"
 	case StatusPaid:
@@ -83,11 +76,8 @@ func (s State) Open() bool { return s.Status >= StatusStarted && s.Status <= Sta
 func Evolve(s State, event any) State {
 	switch e := event.(type) {
 	case Started:
-		s = State{Status: StatusStarted, CheckoutID: e.CheckoutID, CartID: e.CartID, CustomerID: e.CustomerID, ExpiresAt: e.ExpiresAt}
-	case Priced:
-		s.Status, s.Lines, s.Total = StatusPriced, e.Lines, e.Total
-	case StockReserved:
-		s.Status = StatusReserved
+		s = State{Status: StatusStarted, CheckoutID: e.CheckoutID, CartID: e.CartID, CustomerID: e.CustomerID,
+			Lines: e.Lines, Total: e.Total, ExpiresAt: e.ExpiresAt}
 	case PaymentRequested:
 		s.Status, s.PaymentID, s.Provider, s.ProviderID, s.Amount = StatusAwaitingPayment, e.PaymentID, e.Provider, e.ProviderID, e.Amount
 	case Paid:
