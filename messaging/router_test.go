@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,8 +13,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/internal/testsvc"
 	"github.com/commerce-engine/commerce/messaging"
 )
 
@@ -194,5 +198,100 @@ func TestRouterPoisonsAndRedrives(t *testing.T) {
 		if skipped.get(e.ID) != 0 {
 			t.Error("a consumer got a type it does not want")
 		}
+	})
+}
+
+// TestConsumerConcurrency: on RabbitMQ a consumer with Concurrency n has n
+// messages of one topic in hand at once (each delivered once); on the
+// in-process channel, where every subscription gets every message, it
+// stays at one and still sees each message once.
+func TestConsumerConcurrency(t *testing.T) {
+	busKinds(t, func(t *testing.T, newBus func(t *testing.T) *messaging.Bus) {
+		bus := newBus(t)
+		router, err := messaging.NewRouter(bus, messaging.NewMemoryPoisonStore(), fastRetries(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 4
+		var inFlight, peak atomic.Int64
+		var seen counter
+		release := make(chan struct{})
+		err = router.Add(messaging.Consumer{Name: "wide", Topics: []string{"events.order"}, Concurrency: n,
+			Handle: func(ctx context.Context, e eventstore.Event) error {
+				seen.add(e.ID)
+				cur := inFlight.Add(1)
+				for p := peak.Load(); cur > p && !peak.CompareAndSwap(p, cur); p = peak.Load() {
+				}
+				select {
+				case <-release:
+				case <-time.After(2 * time.Second):
+				}
+				inFlight.Add(-1)
+				return nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		startRouter(t, router)
+		inProcess := t.Name() == "TestConsumerConcurrency/inprocess"
+		if !inProcess {
+			waitConsumers(t, bus, "wide.events.order", n)
+		}
+		var ids []uuid.UUID
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			// The in-process channel blocks each publish until it is handled.
+			for i := range n {
+				ids = append(ids, publishEvent(t, bus, "order-"+strconv.Itoa(i), "order.placed").ID)
+			}
+		}()
+		if !inProcess {
+			waitFor(t, "every message in hand at once", func() bool { return peak.Load() == n })
+		}
+		close(release)
+		<-done
+		waitFor(t, "every message handled", func() bool {
+			for _, id := range ids {
+				if seen.get(id) != 1 {
+					return false
+				}
+			}
+			return len(ids) == n
+		})
+		if inProcess && peak.Load() != 1 {
+			t.Errorf("in-process peak %d, want 1", peak.Load())
+		}
+	})
+}
+
+// waitConsumers waits until the queue whose name ends in suffix has n
+// consumers: subscriptions attach asynchronously after the router runs, and
+// RabbitMQ spreads messages only over the consumers it already has.
+func waitConsumers(t *testing.T, bus *messaging.Bus, suffix string, n int) {
+	t.Helper()
+	conn, err := amqp.Dial(testsvc.AMQP(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, queues := bus.Declared()
+	var name string
+	for _, q := range queues {
+		if strings.HasSuffix(q, suffix) {
+			name = q
+		}
+	}
+	if name == "" {
+		t.Fatalf("no queue ending in %s among %v", suffix, queues)
+	}
+	waitFor(t, fmt.Sprintf("%d consumers on %s", n, name), func() bool {
+		ch, err := conn.Channel()
+		if err != nil {
+			return false
+		}
+		defer ch.Close()
+		q, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
+		return err == nil && q.Consumers >= n
 	})
 }

@@ -114,7 +114,7 @@ var errorTable = []errorMapping{
 	{apperr.CodeNotFound, []error{catalog.ErrProductNotFound, cart.ErrItemNotInCart, order.ErrOrderNotFound}},
 	{apperr.CodeConflict, []error{
 		catalog.ErrInsufficientStock, catalog.ErrStockBelowReserved, catalog.ErrProductExists,
-		cart.ErrCartCheckedOut, cart.ErrMixedCurrency, commands.ErrConflict, commands.ErrEmailTaken,
+		cart.ErrCartCheckedOut, cart.ErrCartEmpty, cart.ErrMixedCurrency, commands.ErrConflict, commands.ErrEmailTaken,
 		order.ErrInvalidTransition, order.ErrOrderNotPaid, order.ErrAlreadyShipped, order.ErrNotShipped,
 		order.ErrAlreadyDelivered, order.ErrOrderCancelled,
 	}},
