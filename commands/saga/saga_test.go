@@ -21,7 +21,9 @@ import (
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/domain/payment"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
+	"github.com/commerce-engine/commerce/internal/testsvc"
 	"github.com/commerce-engine/commerce/payments"
 )
 
@@ -58,6 +60,27 @@ func newRig(t *testing.T, duplicate bool) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newRigOn(t, store, duplicate)
+}
+
+// newPostgresRig runs the saga on a PostgreSQL event store in a schema of
+// the test's own.
+func newPostgresRig(t *testing.T) *rig {
+	t.Helper()
+	url, schema := testsvc.PostgresSchema(t)
+	ctx := context.Background()
+	if _, err := postgres.Migrate(ctx, url, schema); err != nil {
+		t.Fatal(err)
+	}
+	store, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newRigOn(t, store, false)
+}
+
+func newRigOn(t *testing.T, store eventstore.Store, duplicate bool) *rig {
+	t.Helper()
 	t.Cleanup(func() { _ = store.Close() })
 	r := &rig{t: t, store: store, offline: payments.NewOffline(), clock: &clock{t: time.Now().UTC()}}
 	r.run = &commands.Runner{Store: store, Codec: commands.NewCodec(), Cache: commands.NewStateCache(1000)}
@@ -399,13 +422,23 @@ func TestCancellationRestocksAndRefunds(t *testing.T) {
 	}
 }
 
-// TestRaceForScarceStock: 200 shoppers race for 20 units of one product.
-// Exactly 20 orders are paid, every other checkout is refused (short) or
-// compensated, and the product's stock is never below zero nor below what
-// is reserved at any point of its stream.
+// TestRaceForScarceStock: 200 shoppers race for 20 units of one product,
+// on the embedded store and on PostgreSQL. Exactly 20 orders are paid,
+// every other checkout is refused (short) or compensated, and the product's
+// stock is never below zero nor below what is reserved at any point of its
+// stream.
 func TestRaceForScarceStock(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, false)
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		raceForScarceStock(t, newRig(t, false))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		raceForScarceStock(t, newPostgresRig(t))
+	})
+}
+
+func raceForScarceStock(t *testing.T, r *rig) {
 	p := r.product(20, 1500)
 	const shoppers = 200
 	ids := make([]string, shoppers)
