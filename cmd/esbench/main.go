@@ -6,7 +6,9 @@
 // It is what `make bench` runs for the foundation issue: appends of 1 and 10
 // events per call at 1, 16 and 64 writers on SQLite and PostgreSQL, pgbench
 // inserting rows shaped like ours at the same concurrency on the same
-// server, and ReadAll catch-up over a million events.
+// server, and ReadAll catch-up over a million events. With RabbitMQ it also
+// measures the relay beside raw amqp091-go publishing, and checkouts per
+// second through the saga on PostgreSQL and RabbitMQ.
 package main
 
 import (
@@ -49,6 +51,11 @@ func main() {
 	readside := flag.Bool("readside", true, "measure the read side on PostgreSQL (rebuild, projection lag, cached catalog reads)")
 	rebuildEvents := flag.Int("rebuild-events", 1_000_000, "events to write and then rebuild every projection from (0: skip)")
 	redisURL := flag.String("redis", "redis://127.0.0.1:6379/0", "Redis URL of the read-side figures (empty or unreachable: skip Redis)")
+	checkoutFlag := flag.Bool("checkout", true, "measure the relay on RabbitMQ and checkouts through the saga on PostgreSQL and RabbitMQ")
+	amqpURL := flag.String("amqp", envOr("COMMERCE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ URL of the checkout figures (empty or unreachable: skip them)")
+	relayEvents := flag.Int("relay-events", 50000, "events the relay and raw amqp091-go each publish (0: skip)")
+	checkouts := flag.Int("checkouts", 2000, "checkouts through the saga (0: skip)")
+	checkoutWorkers := flag.Int("checkout-workers", 32, "concurrent shoppers checking out")
 	flag.Parse()
 	for _, c := range strings.Split(*httpClientsFlag, ",") {
 		n, err := strconv.Atoi(c)
@@ -91,7 +98,19 @@ func main() {
 		if *readside {
 			benchReadSide(ctx, *pgURL, *redisURL, *rebuildEvents, *dur)
 		}
+		if *checkoutFlag {
+			benchCheckout(ctx, *pgURL, *amqpURL, *relayEvents, *checkouts, *checkoutWorkers)
+		}
 	}
+}
+
+// envOr returns the environment variable key, or def when it is unset or
+// empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }
 
 // cleanups run before a fatal error ends the run, so that nothing it
