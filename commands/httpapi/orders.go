@@ -89,7 +89,7 @@ func (a *API) setOrderStatus(c *gin.Context) {
 func (a *API) writeOrder(c *gin.Context, id string, res commands.Result[order.State]) {
 	ctx := c.Request.Context()
 	v := orderView{ID: id, UserID: res.State.CustomerID, Status: res.State.Status.String(), Lines: []order.Line{},
-		Total: res.State.Total, PaymentID: res.State.PaymentID, UpdatedAt: a.Now().UTC()}
+		Total: res.State.Total, PaymentID: res.State.PaymentID, UpdatedAt: a.Now().UTC().Truncate(time.Microsecond)}
 	if res.State.Carrier != "" {
 		v.Carrier, v.TrackingNumber = &res.State.Carrier, &res.State.TrackingNumber
 	}
@@ -97,7 +97,8 @@ func (a *API) writeOrder(c *gin.Context, id string, res commands.Result[order.St
 	if err == nil && len(first) == 1 {
 		if p, derr := a.Runner.Codec.Decode(first[0]); derr == nil {
 			if placed, ok := p.(order.Placed); ok {
-				v.Lines, v.CreatedAt = placed.Lines, placed.At.UTC()
+				// Microseconds, as the read models store times.
+				v.Lines, v.CreatedAt = placed.Lines, placed.At.UTC().Truncate(time.Microsecond)
 			}
 		}
 	}
