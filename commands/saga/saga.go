@@ -310,14 +310,11 @@ func (s *Saga) abandonNow(ctx context.Context, checkoutID string, m meta, reason
 // open at its expiry; the abandonment's event then releases its holds.
 func (s *Saga) Expire(ctx context.Context, checkoutID string) error {
 	m := s.meta(checkoutID, "timeout", "", Actor)
-	st, err := s.checkout(ctx, checkoutID, m, "expire", checkout.Expire{At: s.now().UTC()})
+	_, err := s.checkout(ctx, checkoutID, m, "expire", checkout.Expire{At: s.now().UTC()})
 	if errors.Is(err, checkout.ErrNotExpired) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	return s.follow(ctx, st, m)
+	return err
 }
 
 // Types lists the event types Handle acts on: the saga's subscription.
@@ -340,18 +337,12 @@ func (s *Saga) Handle(ctx context.Context, e eventstore.Event) error {
 	switch ev := p.(type) {
 	case payment.Succeeded:
 		m := s.meta(ev.CheckoutID, cause, trace, Actor)
-		st, err := s.checkout(ctx, ev.CheckoutID, m, "paid/"+cause, checkout.PaymentSucceeded{PaymentID: ev.PaymentID, At: s.now().UTC()})
-		if err != nil {
-			return err
-		}
-		return s.follow(ctx, st, m)
+		_, err := s.checkout(ctx, ev.CheckoutID, m, "paid/"+cause, checkout.PaymentSucceeded{PaymentID: ev.PaymentID, At: s.now().UTC()})
+		return err
 	case payment.Failed:
 		m := s.meta(ev.CheckoutID, cause, trace, Actor)
-		st, err := s.checkout(ctx, ev.CheckoutID, m, "failed/"+cause, checkout.PaymentFailed{PaymentID: ev.PaymentID, Reason: ev.Reason, At: s.now().UTC()})
-		if err != nil {
-			return err
-		}
-		return s.follow(ctx, st, m)
+		_, err := s.checkout(ctx, ev.CheckoutID, m, "failed/"+cause, checkout.PaymentFailed{PaymentID: ev.PaymentID, Reason: ev.Reason, At: s.now().UTC()})
+		return err
 	case payment.Refunded:
 		return s.refunded(ctx, ev, s.meta(ev.CheckoutID, cause, trace, Actor))
 	case checkout.Paid:
@@ -362,22 +353,6 @@ func (s *Saga) Handle(ctx context.Context, e eventstore.Event) error {
 		return s.refundLatePayment(ctx, ev.CheckoutID, s.meta(ev.CheckoutID, cause, trace, Actor))
 	case order.Cancelled:
 		return s.compensateCancellation(ctx, ev.OrderID, cause, trace)
-	}
-	return nil
-}
-
-// follow carries out at once what a decision on the checkout calls for,
-// rather than a round trip through the bus later: the decision's own event
-// still reaches Handle, which then finds nothing left to do, and is what
-// resumes the work after a crash.
-func (s *Saga) follow(ctx context.Context, st checkout.State, m meta) error {
-	switch {
-	case st.Status == checkout.StatusPaid:
-		return s.complete(ctx, st.CheckoutID, m)
-	case st.Status == checkout.StatusAbandoned:
-		return s.release(ctx, st.CheckoutID, m)
-	case st.RefundPaymentID != "" && !st.RefundDone:
-		return s.refundLatePayment(ctx, st.CheckoutID, m)
 	}
 	return nil
 }
