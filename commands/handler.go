@@ -99,6 +99,14 @@ func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 		return Result[S]{}, fmt.Errorf("handle %T: encode metadata: %w", cmd, err)
 	}
 	useCache := r.Cache != nil
+	// After a conflict on a state that was current moments ago, only the
+	// events appended since are read: a hot stream (a product many
+	// checkouts reserve) is not reloaded whole on every lost race.
+	var (
+		catchUp     bool
+		base        S
+		baseVersion int64
+	)
 	for attempt := 1; ; attempt++ {
 		var (
 			state     S
@@ -106,7 +114,19 @@ func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 			done      *eventstore.Event
 			fromCache bool
 		)
-		if useCache {
+		if catchUp {
+			catchUp = false
+			state, version, done, err = load(ctx, r, agg, base, baseVersion, stream, meta.CommandID)
+			if err != nil {
+				return Result[S]{}, err
+			}
+			// Nothing new means the conflict was not a newer writer: read
+			// the whole stream. Otherwise the cached state's checks apply.
+			fromCache = version > baseVersion
+			if fromCache && done == nil {
+				r.Cache.put(stream, state, version)
+			}
+		} else if useCache {
 			state, version, fromCache = cachedState[S](r.Cache, stream)
 		}
 		if !fromCache {
@@ -121,6 +141,7 @@ func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 		if done != nil {
 			return Result[S]{State: state, Version: version, Position: done.Position, Replayed: true}, nil
 		}
+		base, baseVersion = state, version
 		payloads, err := agg.Decide(state, cmd)
 		if (err != nil || len(payloads) == 0) && fromCache {
 			// The cached state may predate this very command (a retry):
@@ -171,6 +192,7 @@ func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
 			return Result[S]{}, fmt.Errorf("handle %T on %s: %w", cmd, stream, err)
 		}
+		catchUp = useCache
 		if attempt >= policy.Attempts {
 			return Result[S]{}, fmt.Errorf("handle %T on %s after %d attempts: %w", cmd, stream, attempt, ErrConflict)
 		}

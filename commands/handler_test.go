@@ -248,3 +248,55 @@ func TestHandleRetriesConflictsWithACache(t *testing.T) {
 		t.Fatalf("%d succeeded, want %d", ok, limit)
 	}
 }
+
+// readsFrom records where each stream read starts.
+type readsFrom struct {
+	eventstore.Store
+	mu    sync.Mutex
+	froms []int64
+}
+
+func (r *readsFrom) ReadStream(ctx context.Context, stream string, opts eventstore.ReadStreamOptions) ([]eventstore.Event, error) {
+	r.mu.Lock()
+	r.froms = append(r.froms, opts.From)
+	r.mu.Unlock()
+	return r.Store.ReadStream(ctx, stream, opts)
+}
+
+// TestHandleCatchesUpAfterAConflict: a runner whose cached state lost a race
+// to another process reads only the events appended since, not the whole
+// stream, decides again and appends after them.
+func TestHandleCatchesUpAfterAConflict(t *testing.T) {
+	t.Parallel()
+	mine := mustRunner(t)
+	reads := &readsFrom{Store: mine.Store}
+	mine.Store, mine.Cache = reads, commands.NewStateCache(16)
+	other := &commands.Runner{Store: reads.Store, Codec: mine.Codec}
+	ctx := context.Background()
+	for i := range 5 {
+		if _, err := commands.Handle(ctx, mine, counterAgg(100), "counter-c", increment{By: 1}, meta(fmt.Sprintf("mine-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another process appends twice: this runner's cache is now behind.
+	for i := range 2 {
+		if _, err := commands.Handle(ctx, other, counterAgg(100), "counter-c", increment{By: 10}, meta(fmt.Sprintf("other-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads.mu.Lock()
+	reads.froms = nil
+	reads.mu.Unlock()
+	res, err := commands.Handle(ctx, mine, counterAgg(100), "counter-c", increment{By: 1}, meta("mine-after"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State.N != 26 || res.Version != 8 {
+		t.Fatalf("after the conflict: N=%d version=%d, want 26 and 8", res.State.N, res.Version)
+	}
+	reads.mu.Lock()
+	defer reads.mu.Unlock()
+	if len(reads.froms) != 1 || reads.froms[0] != 6 {
+		t.Fatalf("stream reads started at %v, want one read from version 6", reads.froms)
+	}
+}
