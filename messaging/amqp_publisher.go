@@ -117,7 +117,7 @@ func (p *amqpPublisher) release(conn *amqp.Connection, ch *amqp.Channel, healthy
 }
 
 // declare makes sure the exchange of topic exists, declared the way
-// watermill-amqp's durable pub/sub does (durable fanout), once per
+// the consumers' topology does (a durable topic exchange), once per
 // connection.
 func (p *amqpPublisher) declare(conn *amqp.Connection, ch *amqp.Channel, exchange string) error {
 	p.mu.Lock()
@@ -126,7 +126,7 @@ func (p *amqpPublisher) declare(conn *amqp.Connection, ch *amqp.Channel, exchang
 	if done {
 		return nil
 	}
-	if err := ch.ExchangeDeclare(exchange, "fanout", true, false, false, false, nil); err != nil {
+	if err := ch.ExchangeDeclare(exchange, exchangeType, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", exchange, err)
 	}
 	p.declared(exchange)
@@ -138,7 +138,8 @@ func (p *amqpPublisher) declare(conn *amqp.Connection, ch *amqp.Channel, exchang
 	return nil
 }
 
-// Publish sends msgs, in order, to the durable fanout exchange of topic and
+// Publish sends msgs, in order, to the durable topic exchange of topic
+// (routing key: the event type) and
 // returns once the broker confirmed every one. A nack, a closed channel or
 // connection, or no confirm within confirmTimeout is an error; some messages
 // may then have been delivered (publish is at least once: retry the call).
@@ -173,7 +174,8 @@ func (p *amqpPublisher) Publish(topic string, msgs ...*message.Message) error {
 	}
 	confirms := make([]*amqp.DeferredConfirmation, 0, len(pubs))
 	for i := range pubs {
-		dc, err := ch.PublishWithDeferredConfirm(exchange, "", false, false, pubs[i])
+		// The event type routes it to the queues bound to that type.
+		dc, err := ch.PublishWithDeferredConfirm(exchange, msgs[i].Metadata.Get(MetaEventType), false, false, pubs[i])
 		if err != nil {
 			return fmt.Errorf("messaging: publish %s to %s: %w", msgs[i].UUID, exchange, err)
 		}

@@ -72,7 +72,7 @@ func BenchPublish(ctx context.Context, url, prefix string, n, size int) (relayRa
 		_ = ach.ExchangeDelete(rawX, false, false)
 	}()
 	for _, x := range []string{relayX, rawX} {
-		if err := ach.ExchangeDeclare(x, "fanout", true, false, false, false, nil); err != nil {
+		if err := ach.ExchangeDeclare(x, exchangeType, true, false, false, false, nil); err != nil {
 			return 0, 0, fmt.Errorf("messaging: bench: declare %s: %w", x, err)
 		}
 		q := x + ".sink"
@@ -80,7 +80,7 @@ func BenchPublish(ctx context.Context, url, prefix string, n, size int) (relayRa
 			return 0, 0, fmt.Errorf("messaging: bench: declare %s: %w", q, err)
 		}
 		queues = append(queues, q)
-		if err := ach.QueueBind(q, "", x, false, nil); err != nil {
+		if err := ach.QueueBind(q, "#", x, false, nil); err != nil {
 			return 0, 0, fmt.Errorf("messaging: bench: bind %s: %w", q, err)
 		}
 	}
@@ -213,7 +213,7 @@ func benchRaw(ctx context.Context, url, exchange string, events []eventstore.Eve
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
-		if err := ch.PublishWithContext(ctx, exchange, "", false, false, pubs[i%len(pubs)]); err != nil {
+		if err := ch.PublishWithContext(ctx, exchange, events[i%len(events)].Type, false, false, pubs[i%len(pubs)]); err != nil {
 			return 0, fmt.Errorf("messaging: bench: publish: %w", err)
 		}
 	}

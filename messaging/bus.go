@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // Bus is where committed events travel between roles: Watermill's in-process channel by default, RabbitMQ when configured.
@@ -140,7 +142,14 @@ func (b *Bus) Publisher() message.Publisher {
 // its durable queue identity, and competing consumers with the same name
 // share the queue (on RabbitMQ; in-process every subscriber sees every
 // message). It fails when the bus is closed or RabbitMQ is unreachable.
-func (b *Bus) Subscriber(consumer string) (message.Subscriber, error) {
+//
+// On RabbitMQ the exchanges are topic exchanges and every message's routing
+// key is its event type: a consumer that names Types has its queue bound
+// only to those of each topic's category ("payment.succeeded" on
+// "events.payment"), so the broker does not deliver what it would drop.
+// A topic none of the types belongs to (the consumer's redrive topic) is
+// bound to everything.
+func (b *Bus) Subscriber(consumer string, types ...string) (message.Subscriber, error) {
 	if consumer == "" {
 		return nil, errors.New("messaging: subscriber needs a consumer name")
 	}
@@ -164,6 +173,8 @@ func (b *Bus) Subscriber(consumer string) (message.Subscriber, error) {
 		return x
 	}
 	cfg.Consume.Qos.PrefetchCount = b.cfg.Prefetch
+	cfg.Exchange.Type = exchangeType
+	cfg.TopologyBuilder = &typeBindings{types: types}
 	sub, err := wamqp.NewSubscriber(cfg, b.wlogger.With(watermill.LogFields{"consumer": consumer}))
 	if err != nil {
 		return nil, fmt.Errorf("messaging: subscriber %s: %w", consumer, err)
@@ -172,6 +183,51 @@ func (b *Bus) Subscriber(consumer string) (message.Subscriber, error) {
 	b.subs = append(b.subs, sub)
 	b.mu.Unlock()
 	return reconnectingSubscriber{sub}, nil
+}
+
+// exchangeType is every exchange's AMQP type: topic, routed by event type.
+const exchangeType = "topic"
+
+// typeBindings declares a consumer's queue and binds it to the event types
+// it handles of the topic's category, or to every message ("#").
+type typeBindings struct {
+	wamqp.DefaultTopologyBuilder
+	types []string
+}
+
+// BindingKeys returns the routing keys a queue of topic is bound with for a
+// consumer of types: the types of the topic's category, else "#".
+func BindingKeys(topic string, types []string) []string {
+	category, ok := strings.CutPrefix(topic, TopicPrefix)
+	var keys []string
+	if ok {
+		for _, t := range types {
+			if strings.HasPrefix(t, category+".") {
+				keys = append(keys, t)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return []string{"#"}
+	}
+	return keys
+}
+
+// BuildTopology declares the queue and exchange as watermill-amqp does, then
+// binds one key per type instead of its single routing key.
+func (t *typeBindings) BuildTopology(ch *amqp.Channel, params wamqp.BuildTopologyParams, cfg wamqp.Config, logger watermill.LoggerAdapter) error {
+	if _, err := ch.QueueDeclare(params.QueueName, cfg.Queue.Durable, cfg.Queue.AutoDelete, cfg.Queue.Exclusive, cfg.Queue.NoWait, cfg.Queue.Arguments); err != nil {
+		return fmt.Errorf("declare queue %s: %w", params.QueueName, err)
+	}
+	if err := t.ExchangeDeclare(ch, params.ExchangeName, cfg); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", params.ExchangeName, err)
+	}
+	for _, key := range BindingKeys(params.Topic, t.types) {
+		if err := ch.QueueBind(params.QueueName, key, params.ExchangeName, cfg.QueueBind.NoWait, cfg.QueueBind.Arguments); err != nil {
+			return fmt.Errorf("bind queue %s to %s with %s: %w", params.QueueName, params.ExchangeName, key, err)
+		}
+	}
+	return nil
 }
 
 // reconnectingSubscriber hides a flaw of watermill-amqp v3.0.2: when the

@@ -3,6 +3,7 @@ package messaging_test
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -76,5 +77,26 @@ func TestMessageRoundTrip(t *testing.T) {
 	delete(m.Metadata, messaging.MetaPosition)
 	if _, err := messaging.DecodeEvent(m); err == nil {
 		t.Error("a message without position decoded")
+	}
+}
+
+func TestBindingKeys(t *testing.T) {
+	t.Parallel()
+	types := []string{"payment.succeeded", "payment.failed", "checkout.paid", "order.cancelled"}
+	for _, c := range []struct {
+		topic string
+		types []string
+		want  []string
+	}{
+		{"events.payment", types, []string{"payment.succeeded", "payment.failed"}},
+		{"events.order", types, []string{"order.cancelled"}},
+		{"events.product", types, []string{"#"}},
+		{"events.payment", nil, []string{"#"}},
+		{"redrive.checkout-saga", types, []string{"#"}},
+		{"poison", nil, []string{"#"}},
+	} {
+		if got := messaging.BindingKeys(c.topic, c.types); !slices.Equal(got, c.want) {
+			t.Errorf("BindingKeys(%s) = %v, want %v", c.topic, got, c.want)
+		}
 	}
 }

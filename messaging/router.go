@@ -155,7 +155,7 @@ func (r *Router) Add(c Consumer) error {
 	if r.names[c.Name] {
 		return fmt.Errorf("messaging: consumer name %s is taken", c.Name)
 	}
-	sub, err := r.bus.Subscriber(c.Name)
+	sub, err := r.bus.Subscriber(c.Name, c.Types...)
 	if err != nil {
 		return fmt.Errorf("messaging: consumer %s: %w", c.Name, err)
 	}
