@@ -88,6 +88,9 @@ type Accounts struct {
 	// OnVerification receives each verification token to deliver (the
 	// notifier sends it by email; the embedded default logs the link).
 	OnVerification func(ctx context.Context, customerID, email, token string)
+	// Seal, when set, encrypts each verification token into its event, so
+	// that a notifier in any process of the engine can send the link.
+	Seal func(token string) (string, error)
 }
 
 // Session is what a successful registration, login or refresh answers.
@@ -178,11 +181,18 @@ func (a *Accounts) Register(ctx context.Context, email, password, name string, r
 func (a *Accounts) RequestVerification(ctx context.Context, customerID string, meta Metadata) (eventstore.Position, error) {
 	now := a.Now()
 	token, hash := auth.NewVerificationToken()
+	var sealed string
+	if a.Seal != nil {
+		var err error
+		if sealed, err = a.Seal(token); err != nil {
+			return 0, fmt.Errorf("seal the verification token: %w", err)
+		}
+	}
 	if _, err := a.index(ctx, verifyIndexPrefix+hash, AccountIndexed{CustomerID: customerID, At: now}, step(meta, "verify-index")); err != nil {
 		return 0, err
 	}
 	res, err := Handle(ctx, a.Runner, Customer, CustomerStream(customerID), customer.RequestEmailVerification{
-		CustomerID: customerID, TokenHash: hash, ExpiresAt: now.Add(a.verificationTTL()), At: now,
+		CustomerID: customerID, TokenHash: hash, SealedToken: sealed, ExpiresAt: now.Add(a.verificationTTL()), At: now,
 	}, step(meta, "verify-request"))
 	if err != nil {
 		return 0, err

@@ -12,6 +12,7 @@ import (
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/domain/customer"
+	"github.com/commerce-engine/commerce/eventstore"
 )
 
 type mailbox struct {
@@ -190,5 +191,47 @@ func TestAdminLogin(t *testing.T) {
 	}
 	if claims, _ := a.Tokens.Verify(admin.AccessToken); claims.Role != auth.Admin || claims.UserID != s.UserID {
 		t.Fatalf("admin token claims = %+v", claims)
+	}
+}
+
+// TestVerificationTokenIsSealedIntoItsEvent: with a sealer the event carries
+// the token encrypted (never in clear), and opening it gives the token the
+// shopper would receive.
+func TestVerificationTokenIsSealedIntoItsEvent(t *testing.T) {
+	t.Parallel()
+	a, box := newAccounts(t)
+	sealer, err := auth.NewSealer([]byte(strings.Repeat("s", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Seal = sealer.Seal
+	ctx := context.Background()
+	s, err := a.Register(ctx, "bo@example.com", goodPassword, "Bo", "", meta("reg-seal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := a.Runner.Store.ReadStream(ctx, commands.CustomerStream(s.UserID), eventstore.ReadStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := box.tokens["bo@example.com"]
+	found := false
+	for _, e := range evs {
+		if strings.Contains(string(e.Data), token) {
+			t.Fatalf("the token is in clear in %s", e.Type)
+		}
+		p, err := a.Runner.Codec.Decode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req, ok := p.(customer.EmailVerificationRequested); ok {
+			found = true
+			if got, err := sealer.Open(req.SealedToken); err != nil || got != token {
+				t.Fatalf("opened %q %v, want the delivered token", got, err)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no verification request recorded")
 	}
 }

@@ -41,8 +41,11 @@ type writeSide struct {
 	idem   httpedge.IdempotencyStore
 	// authn checks bearer tokens; byUser replays writes by Idempotency-Key
 	// per user. Both guard every write route, also the checkout's.
-	authn    gin.HandlerFunc
-	byUser   gin.HandlerFunc
+	authn  gin.HandlerFunc
+	byUser gin.HandlerFunc
+	// sealer encrypts verification tokens into their events for the
+	// notifier; its key derives from the signing secret.
+	sealer   *auth.Sealer
 	closeFns []func() error
 }
 
@@ -73,10 +76,15 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 		ws.closeFns = append(ws.closeFns, client.Close)
 		limiter = auth.NewRedisLimiter(client, m.redisPrefix+"ratelimit:login:", loginLimit, loginWindow)
 	}
+	sealer, err := auth.NewSealer(secret)
+	if err != nil {
+		return nil, err
+	}
+	ws.sealer = sealer
 	runner := &commands.Runner{Store: store, Codec: commands.NewCodec(), Cache: commands.NewStateCache(stateCacheSize)}
 	log := m.log
 	accounts := &commands.Accounts{
-		Runner: runner, Tokens: tokens, Limiter: limiter, Now: time.Now,
+		Runner: runner, Tokens: tokens, Limiter: limiter, Now: time.Now, Seal: sealer.Seal,
 		OnVerification: func(_ context.Context, customerID, _ string, token string) {
 			// No notifier exists yet: the embedded default shows the link
 			// in the log, as the README says. It is the only token logged.

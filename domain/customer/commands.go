@@ -18,10 +18,11 @@ type Register struct {
 // RequestEmailVerification issues a new verification token (its hash) valid
 // until ExpiresAt; the raw token goes to the shopper by email only.
 type RequestEmailVerification struct {
-	CustomerID string
-	TokenHash  string
-	ExpiresAt  time.Time
-	At         time.Time
+	CustomerID  string
+	TokenHash   string
+	SealedToken string
+	ExpiresAt   time.Time
+	At          time.Time
 }
 
 // VerifyEmail proves ownership of the email with the hash of the token the

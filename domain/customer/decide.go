@@ -105,7 +105,8 @@ func requestVerification(s State, c RequestEmailVerification) ([]any, error) {
 		return nil, ErrInvalidExpiry
 	}
 	return []any{EmailVerificationRequested{
-		CustomerID: s.CustomerID, Email: s.Email, TokenHash: c.TokenHash, ExpiresAt: c.ExpiresAt, At: c.At,
+		CustomerID: s.CustomerID, Email: s.Email, TokenHash: c.TokenHash, SealedToken: c.SealedToken,
+		ExpiresAt: c.ExpiresAt, At: c.At,
 	}}, nil
 }
 

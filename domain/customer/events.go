@@ -51,13 +51,17 @@ type Registered struct {
 func (Registered) EventType() string { return RegisteredType }
 
 // EmailVerificationRequested records a verification token for the notifier
-// to send; only its hash is stored, and it supersedes any earlier token.
+// to send; it supersedes any earlier token. The token itself is never
+// stored: TokenHash checks it, and SealedToken carries it encrypted with a
+// key only the engine's processes hold, so that a notifier in another
+// process can put it in the email.
 type EmailVerificationRequested struct {
-	CustomerID string    `json:"customer_id"`
-	Email      string    `json:"email"`
-	TokenHash  string    `json:"token_hash"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	At         time.Time `json:"at"`
+	CustomerID  string    `json:"customer_id"`
+	Email       string    `json:"email"`
+	TokenHash   string    `json:"token_hash"`
+	SealedToken string    `json:"sealed_token,omitempty"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	At          time.Time `json:"at"`
 }
 
 // EventType returns "customer.email_verification_requested".
