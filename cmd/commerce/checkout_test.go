@@ -350,19 +350,30 @@ func TestCheckout(t *testing.T) {
 			if got := available(t, shopper, ids[0], ""); got != 48 {
 				t.Fatalf("available after the order: %d, want 48 (committed)", got)
 			}
-			var timeline struct {
-				Events []struct {
-					Type string `json:"type"`
-				} `json:"events"`
-			}
-			admin.must(200, "GET", "/api/v1/admin/orders/"+in.CheckoutID+"/timeline", nil, &timeline)
-			var types []string
-			for _, e := range timeline.Events {
-				types = append(types, e.Type)
-			}
-			for _, want := range []string{"checkout.started", "cart.checked_out", "product.stock_reserved",
+			// checkout.completed is the saga's last step, after the order
+			// and the cart: wait for it before judging the timeline.
+			wantTypes := []string{"checkout.started", "cart.checked_out", "product.stock_reserved",
 				"payment.intent_created", "checkout.payment_requested", "payment.succeeded",
-				"checkout.paid", "product.reservation_committed", "order.placed", "cart.cleared", "checkout.completed"} {
+				"checkout.paid", "product.reservation_committed", "order.placed", "cart.cleared", "checkout.completed"}
+			var types []string
+			timelineTypes := func() []string {
+				var timeline struct {
+					Events []struct {
+						Type string `json:"type"`
+					} `json:"events"`
+				}
+				admin.must(200, "GET", "/api/v1/admin/orders/"+in.CheckoutID+"/timeline", nil, &timeline)
+				var out []string
+				for _, e := range timeline.Events {
+					out = append(out, e.Type)
+				}
+				return out
+			}
+			deadline := time.Now().Add(15 * time.Second)
+			for types = timelineTypes(); !slices.Contains(types, "checkout.completed") && time.Now().Before(deadline); types = timelineTypes() {
+				time.Sleep(20 * time.Millisecond)
+			}
+			for _, want := range wantTypes {
 				if !slices.Contains(types, want) {
 					t.Errorf("timeline lacks %s: %v", want, types)
 				}

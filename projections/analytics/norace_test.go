@@ -2,6 +2,6 @@
 
 package analytics_test
 
-// raceEnabled is false without the race detector: the rebuild rate floor
-// holds.
+// raceEnabled is false without the race detector; the bulk apply test logs
+// it beside its rate.
 const raceEnabled = false

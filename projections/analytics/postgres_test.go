@@ -179,12 +179,14 @@ func TestPostgresAndMemoryAgree(t *testing.T) {
 	}
 }
 
-// TestPostgresRebuildRate measures a rebuild of 100,000 events in the
-// runner's default batches of 500; it must reach 25,000 events/s (without
-// the race detector, which slows the fold several times over).
-func TestPostgresRebuildRate(t *testing.T) {
+// TestPostgresBulkApply applies 100,000 events in the runner's default
+// batches of 500 and compares the model with the in-memory fold. It logs
+// the rate for the curious; the rebuild target is a benchmark
+// (cmd/esbench's rebuild ratio), never a timed assertion on a shared
+// machine.
+func TestPostgresBulkApply(t *testing.T) {
 	if testing.Short() {
-		t.Skip("rebuild rate: skipped with -short")
+		t.Skip("100,000 events: skipped with -short")
 	}
 	p := newPGModel(t)
 	evs := generate(t, 100000, 3)
@@ -192,10 +194,7 @@ func TestPostgresRebuildRate(t *testing.T) {
 	p.apply(t, evs, 500)
 	elapsed := time.Since(start)
 	rate := float64(len(evs)) / elapsed.Seconds()
-	t.Logf("rebuilt %d events in %v: %.0f events/s (race detector: %v)", len(evs), elapsed.Round(time.Millisecond), rate, raceEnabled)
-	if rate < 25000 && !raceEnabled {
-		t.Errorf("rebuild rate %.0f events/s, want >= 25000", rate)
-	}
+	t.Logf("applied %d events in %v: %.0f events/s (race detector: %v)", len(evs), elapsed.Round(time.Millisecond), rate, raceEnabled)
 	mem := analytics.NewMemory(codec)
 	if err := mem.Apply(context.Background(), evs); err != nil {
 		t.Fatal(err)
