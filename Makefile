@@ -28,7 +28,7 @@ test:
 
 ## race: the race detector on the concurrent packages (needs gcc, unlike `make test`)
 race:
-	go test -race -short ./eventstore/... ./commands/... ./projections/... ./readapi/... ./httpedge/... ./auth/... ./messaging/... ./payments/... ./cmd/...
+	go test -race -short ./eventstore/... ./commands/... ./projections/... ./readapi/... ./httpedge/... ./auth/... ./messaging/... ./payments/... ./notify/... ./cmd/...
 
 # An execution count, not a duration: Go 1.26's fuzz coordinator can fail a
 # target with a bare "context deadline exceeded" when a duration runs out

@@ -13,10 +13,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,4 +172,120 @@ func findStripeMock() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("stripe-mock not found: set STRIPE_MOCK_BIN or go install github.com/stripe/stripe-mock@v0.203.0")
+}
+
+// Mailpit starts the Mailpit SMTP sink (github.com/axllent/mailpit, found
+// through MAILPIT_BIN, PATH or $(go env GOPATH)/bin) on free 127.0.0.1 ports
+// with a database in the test's temporary directory, waits until its SMTP
+// and HTTP listeners answer, stops it by PID when the test ends, and returns
+// the SMTP host:port and the HTTP API's base URL. It accepts mail without
+// authentication (and any credentials, even without TLS). Without the
+// binary it skips with the reason, or fails under CI.
+func Mailpit(tb testing.TB) (smtpAddr, apiURL string) {
+	tb.Helper()
+	bin, err := findMailpit()
+	if err != nil {
+		missing(tb, err.Error())
+	}
+	dir := tb.TempDir()
+	smtpAddr, httpAddr := freeAddr(tb), freeAddr(tb)
+	cmd := exec.Command(bin,
+		"--smtp", smtpAddr,
+		"--listen", httpAddr,
+		"--database", filepath.Join(dir, "mailpit.db"),
+		"--smtp-auth-accept-any",
+		"--smtp-auth-allow-insecure",
+		"--disable-version-check",
+		"--quiet",
+	)
+	var out strings.Builder
+	sw := &syncWriter{w: &out}
+	cmd.Stdout, cmd.Stderr = sw, sw
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start %s: %v", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	apiURL = "http://" + httpAddr
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-exited:
+			sw.mu.Lock()
+			msg := out.String()
+			sw.mu.Unlock()
+			tb.Fatalf("%s exited before listening: %s", bin, msg)
+		default:
+		}
+		if mailpitReady(smtpAddr, apiURL) {
+			return smtpAddr, apiURL
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s did not answer on %s and %s within 15s", bin, smtpAddr, httpAddr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncWriter lets the child's stdout and stderr share one buffer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("find a free port: %v", err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+func mailpitReady(smtpAddr, apiURL string) bool {
+	c, err := net.DialTimeout("tcp", smtpAddr, time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	hc := http.Client{Timeout: time.Second}
+	resp, err := hc.Get(apiURL + "/api/v1/messages")
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func findMailpit() (string, error) {
+	if p := os.Getenv("MAILPIT_BIN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("MAILPIT_BIN=%s: %w", p, err)
+		}
+		return p, nil
+	}
+	if p, err := exec.LookPath("mailpit"); err == nil {
+		return p, nil
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			p := filepath.Join(dir, "bin", "mailpit")
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("mailpit not found: set MAILPIT_BIN or go install github.com/axllent/mailpit@v1.33.1")
 }
