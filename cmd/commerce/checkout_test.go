@@ -28,6 +28,9 @@ type checkoutRig struct {
 	secret string // the webhook secret of the Stripe setup; "" offline
 	stripe *cutProxy
 	amqp   *cutProxy
+	// mailpit is the SMTP sink's HTTP API of the production setup; ""
+	// when emails go to the log.
+	mailpit string
 }
 
 // checkoutSetups are the embedded default and the production parts:
@@ -70,6 +73,8 @@ func checkoutSetups() []struct {
 			cfg.StripeAPIBase = "http://" + rig.stripe.ln.Addr().String()
 			prefix := testsvc.UniqueName("co") + "."
 			opts = append(opts, func(m *Main) { m.amqpPrefix = prefix })
+			smtpAddr, api := testsvc.Mailpit(t)
+			cfg.SMTPURL, cfg.MailFrom, rig.mailpit = "smtp://"+smtpAddr, "shop@example.com", api
 			rig.srv = MustRun(t, cfg, opts...)
 			t.Cleanup(func() { deleteDeclared(t, amqpURL, rig.srv.Main) })
 			return rig
@@ -321,7 +326,11 @@ func TestCheckout(t *testing.T) {
 
 			// Not verified yet: 403, nothing held.
 			shopper.must(http.StatusForbidden, "POST", "/api/v1/payments/intents", map[string]any{}, nil)
-			verify(t, srv, shopper, me.UserID)
+			if rig.mailpit != "" {
+				verifyFromInbox(t, rig.mailpit, shopper, "ann@example.com")
+			} else {
+				verify(t, srv, shopper, me.UserID)
+			}
 
 			// The happy path: intent, payment (three times, then a stale
 			// failure), order in history, cart cleared, stock committed.
@@ -452,6 +461,30 @@ func TestCheckout(t *testing.T) {
 			if rig.amqp != nil {
 				rabbitCutMidRun(t, rig, shopper, ids)
 			}
+			// Every step was notified and recorded, once each.
+			wantSent := map[string]int{"verify_email": 1, "order_confirmation": 1, "payment_failed": 1,
+				"payment_refunded": 1, "order_cancelled": 1, "order_refunded": 1}
+			var got map[string]int
+			defer func() {
+				if t.Failed() {
+					t.Logf("notifications sent to the shopper: %v", got)
+				}
+			}()
+			eventually(t, "the notifications", func() bool {
+				got = sentTemplates(t, admin, "ann@example.com")
+				for tpl, n := range wantSent {
+					if got[tpl] < n {
+						return false
+					}
+				}
+				return true
+			})
+			if rig.mailpit != "" {
+				subjects := inboxSubjects(t, rig.mailpit, "ann@example.com")
+				if len(subjects) < 7 {
+					t.Errorf("the SMTP sink got %d emails for the shopper: %v", len(subjects), subjects)
+				}
+			}
 			var poisoned struct {
 				Items []json.RawMessage `json:"items"`
 			}
@@ -513,4 +546,92 @@ func rabbitCutMidRun(t *testing.T, rig *checkoutRig, shopper client, ids []strin
 	}
 	rig.amqp.heal()
 	eventually(t, "order after RabbitMQ is back", func() bool { return orderStatus(t, shopper, in.CheckoutID) == "placed" })
+}
+
+// sentTemplates counts the notifications recorded as sent to one address.
+func sentTemplates(t *testing.T, admin client, to string) map[string]int {
+	t.Helper()
+	var list struct {
+		Items []struct {
+			Template string `json:"template"`
+			Status   string `json:"status"`
+		} `json:"items"`
+	}
+	admin.must(200, "GET", "/api/v1/admin/notifications?to="+url.QueryEscape(to), nil, &list)
+	out := map[string]int{}
+	for _, n := range list.Items {
+		if n.Status == "sent" {
+			out[n.Template]++
+		}
+	}
+	return out
+}
+
+type mailpitMessage struct {
+	ID      string
+	Subject string
+	To      []struct{ Address string }
+}
+
+// inbox lists the SMTP sink's messages to one address.
+func inbox(t *testing.T, api, to string) []mailpitMessage {
+	t.Helper()
+	var list struct {
+		Messages []mailpitMessage `json:"messages"`
+	}
+	getMailpit(t, api+"/api/v1/messages?limit=200", &list)
+	var out []mailpitMessage
+	for _, m := range list.Messages {
+		for _, a := range m.To {
+			if a.Address == to {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func inboxSubjects(t *testing.T, api, to string) []string {
+	t.Helper()
+	var out []string
+	for _, m := range inbox(t, api, to) {
+		out = append(out, m.Subject)
+	}
+	return out
+}
+
+func getMailpit(t *testing.T, u string, out any) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", u, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var inboxLink = regexp.MustCompile(`/verify-email\?token=([A-Za-z0-9_%-]+)`)
+
+// verifyFromInbox follows the verification link of the email the shopper
+// received, as a user does.
+func verifyFromInbox(t *testing.T, api string, shopper client, to string) {
+	t.Helper()
+	var token string
+	eventually(t, "the verification email", func() bool {
+		for _, m := range inbox(t, api, to) {
+			var msg struct{ Text string }
+			getMailpit(t, api+"/api/v1/message/"+m.ID, &msg)
+			if found := inboxLink.FindStringSubmatch(msg.Text); found != nil {
+				token, _ = url.QueryUnescape(found[1])
+				return true
+			}
+		}
+		return false
+	})
+	shopper.must(200, "POST", "/api/v1/auth/verify-email", map[string]string{"token": token}, nil)
 }

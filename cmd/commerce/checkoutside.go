@@ -21,6 +21,7 @@ import (
 	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/messaging"
+	"github.com/commerce-engine/commerce/notify"
 	"github.com/commerce-engine/commerce/payments"
 )
 
@@ -46,11 +47,13 @@ type checkoutSide struct {
 	bus      *messaging.Bus
 	router   *messaging.Router
 	poison   messaging.PoisonStore
-	relay    *messaging.Relay
-	timeouts *saga.Timeouts
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	closeFns []func() error
+	// notifications is the notifier's log: every delivery and failure.
+	notifications notify.Log
+	relay         *messaging.Relay
+	timeouts      *saga.Timeouts
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
+	closeFns      []func() error
 }
 
 // startCheckout opens the provider and the bus and starts the relay, the
@@ -81,15 +84,20 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 	if pg, ok := store.(*postgres.Store); ok {
 		pc := &messaging.PostgresCheckpoints{Pool: pg.Pool(), Schema: m.schema}
 		ps := &messaging.PostgresPoisonStore{Pool: pg.Pool(), Schema: m.schema}
+		nl := &notify.PostgresLog{Pool: pg.Pool(), Schema: m.schema}
 		if err := pc.Setup(ctx); err != nil {
 			return nil, cs.fail(fmt.Errorf("relay checkpoints: %w", err))
 		}
 		if err := ps.Setup(ctx); err != nil {
 			return nil, cs.fail(fmt.Errorf("poison message store: %w", err))
 		}
-		checkpoints, cs.poison = pc, ps
+		if err := nl.Setup(ctx); err != nil {
+			return nil, cs.fail(fmt.Errorf("notification log: %w", err))
+		}
+		checkpoints, cs.poison, cs.notifications = pc, ps, nl
 	} else {
 		checkpoints, cs.poison = messaging.NewFileCheckpoints(m.cfg.DataDir), messaging.NewMemoryPoisonStore()
+		cs.notifications = notify.NewMemoryLog()
 	}
 	cs.router, err = messaging.NewRouter(bus, cs.poison, messaging.RouterConfig{Logger: m.log})
 	if err != nil {
@@ -103,6 +111,20 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 		// Each checkout's decisions are serialised by its own stream, so
 		// its messages need no order: handle many at once.
 		Concurrency: sagaConcurrency,
+	}); err != nil {
+		return nil, cs.fail(err)
+	}
+	notifier, err := m.newNotifier(ws, cs.notifications)
+	if err != nil {
+		return nil, cs.fail(err)
+	}
+	if err := cs.router.Add(messaging.Consumer{
+		Name:   notifierConsumer,
+		Topics: []string{messaging.Topic("customer-"), messaging.Topic("order-"), messaging.Topic("payment-"), messaging.Topic("checkout-")},
+		Types:  notify.Types,
+		Handle: notifier.Handle,
+		// Emails are independent of each other; the log dedupes by event.
+		Concurrency: 4,
 	}); err != nil {
 		return nil, cs.fail(err)
 	}
@@ -196,6 +218,7 @@ func (cs *checkoutSide) mount(authn, idem gin.HandlerFunc) func(gin.IRouter) {
 		cs.payments.Mount(r, authn, idem)
 		admin := r.Group("/api/v1/admin", authn, auth.RequireRole(auth.Admin))
 		admin.GET("/messages/poisoned", cs.listPoisoned)
+		admin.GET("/notifications", cs.listNotifications)
 		admin.POST("/messages/poisoned/:id/redrive", idem, cs.redrive)
 	}
 }

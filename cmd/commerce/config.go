@@ -52,6 +52,11 @@ type Config struct {
 	// SMTPURL is the mail server (COMMERCE_SMTP_URL); empty writes emails to
 	// the log.
 	SMTPURL string
+	// MailFrom is the sender address of every email (COMMERCE_MAIL_FROM).
+	MailFrom string
+	// PublicURL prefixes the links in emails, e.g. https://shop.example
+	// (COMMERCE_PUBLIC_URL); empty gives links relative to the shop.
+	PublicURL string
 	// JWTSecret signs access tokens (COMMERCE_JWT_SECRET); empty generates one
 	// per process, so tokens do not survive a restart.
 	JWTSecret Secret
@@ -140,6 +145,7 @@ func DefaultConfig() Config {
 		LogLevel:        slog.LevelInfo,
 		ShutdownTimeout: 15 * time.Second,
 		CheckoutExpiry:  15 * time.Minute,
+		MailFrom:        "commerce@localhost",
 	}
 }
 
@@ -175,6 +181,8 @@ const (
 	envStripeWebhookSecret = "STRIPE_WEBHOOK_SECRET"
 	envStripeAPIBase       = "STRIPE_API_BASE"
 	envSMTPURL             = "COMMERCE_SMTP_URL"
+	envMailFrom            = "COMMERCE_MAIL_FROM"
+	envPublicURL           = "COMMERCE_PUBLIC_URL"
 	envJWTSecret           = "COMMERCE_JWT_SECRET"
 	envAdminEmail          = "COMMERCE_ADMIN_EMAIL"
 	envAdminPassword       = "COMMERCE_ADMIN_PASSWORD"
@@ -224,6 +232,10 @@ var settings = []setting{
 		str(func(c *Config) *string { return &c.StripeAPIBase })},
 	{envSMTPURL, "smtp-url", "SMTP `url` smtp://... or smtps://... (empty: emails go to the log)",
 		str(func(c *Config) *string { return &c.SMTPURL })},
+	{envMailFrom, "mail-from", "sender `address` of emails (default \"commerce@localhost\")",
+		str(func(c *Config) *string { return &c.MailFrom })},
+	{envPublicURL, "public-url", "base `url` of links in emails, e.g. https://shop.example (empty: relative links)",
+		str(func(c *Config) *string { return &c.PublicURL })},
 	{envJWTSecret, "jwt-secret", fmt.Sprintf("token signing `secret`, at least %d bytes (empty: random per process); prefer the environment", MinJWTSecretLength),
 		secret(func(c *Config) *Secret { return &c.JWTSecret })},
 	{envAdminEmail, "admin-email", "`email` of the first admin, created at start if missing",
@@ -419,6 +431,10 @@ func (c Config) Validate() error {
 	add(validateURL(envRedisURL, c.RedisURL, []string{"redis", "rediss", "unix"}, false))
 	add(validateURL(envAMQPURL, c.AMQPURL, []string{"amqp", "amqps"}, true))
 	add(validateURL(envSMTPURL, c.SMTPURL, []string{"smtp", "smtps"}, true))
+	add(validateURL(envPublicURL, c.PublicURL, []string{"http", "https"}, true))
+	if a, err := mail.ParseAddress(c.MailFrom); c.MailFrom != "" && (err != nil || a.Address != c.MailFrom) {
+		add(configErr(envMailFrom, "%q is not a plain email address", c.MailFrom))
+	}
 	add(validateURL(envStripeAPIBase, c.StripeAPIBase, []string{"http", "https"}, true))
 
 	if k := string(c.StripeSecretKey); k != "" && !hasAnyPrefix(k, "sk_test_", "sk_live_", "rk_test_", "rk_live_") {
@@ -573,6 +589,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("stripe_webhook_secret_set", c.StripeWebhookSecret != ""),
 		slog.String("stripe_api_base", redactURL(c.StripeAPIBase)),
 		slog.String("smtp_url", redactURL(c.SMTPURL)),
+		slog.String("mail_from", c.MailFrom),
+		slog.String("public_url", c.PublicURL),
 		slog.Bool("jwt_secret_set", c.JWTSecret != ""),
 		slog.String("admin_email", c.AdminEmail),
 		slog.Bool("admin_password_set", c.AdminPassword != ""),

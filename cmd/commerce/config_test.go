@@ -61,6 +61,8 @@ func TestLoadConfigParsesEveryVariable(t *testing.T) {
 		envLogLevel:            "debug",
 		envShutdownTimeout:     "30s",
 		envCheckoutExpiry:      "2m",
+		envMailFrom:            "shop@example.com",
+		envPublicURL:           "https://shop.example",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +85,8 @@ func TestLoadConfigParsesEveryVariable(t *testing.T) {
 		LogLevel:            slog.LevelDebug,
 		ShutdownTimeout:     30 * time.Second,
 		CheckoutExpiry:      2 * time.Minute,
+		MailFrom:            "shop@example.com",
+		PublicURL:           "https://shop.example",
 	}
 	// Compare with the secrets revealed: Secret hides them from fmt.
 	type revealed struct {
