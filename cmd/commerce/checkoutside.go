@@ -103,30 +103,15 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 	if err != nil {
 		return nil, cs.fail(err)
 	}
-	if err := cs.router.Add(messaging.Consumer{
-		Name:   sagaConsumer,
-		Topics: []string{messaging.Topic("payment-"), messaging.Topic("checkout-"), messaging.Topic("order-")},
-		Types:  saga.Types,
-		Handle: sg.Handle,
-		// Each checkout's decisions are serialised by its own stream, so
-		// its messages need no order: handle many at once.
-		Concurrency: sagaConcurrency,
-	}); err != nil {
-		return nil, cs.fail(err)
+	if m.cfg.HasRole(RoleSaga) {
+		if err := cs.addSaga(sg); err != nil {
+			return nil, cs.fail(err)
+		}
 	}
-	notifier, err := m.newNotifier(ws, cs.notifications)
-	if err != nil {
-		return nil, cs.fail(err)
-	}
-	if err := cs.router.Add(messaging.Consumer{
-		Name:   notifierConsumer,
-		Topics: []string{messaging.Topic("customer-"), messaging.Topic("order-"), messaging.Topic("payment-"), messaging.Topic("checkout-")},
-		Types:  notify.Types,
-		Handle: notifier.Handle,
-		// Emails are independent of each other; the log dedupes by event.
-		Concurrency: 4,
-	}); err != nil {
-		return nil, cs.fail(err)
+	if m.cfg.HasRole(RoleNotifier) {
+		if err := cs.addNotifier(m, ws); err != nil {
+			return nil, cs.fail(err)
+		}
 	}
 	cs.relay = &messaging.Relay{Name: relayName, Store: store, Publisher: bus.Publisher(), Checkpoints: checkpoints, Logger: m.log}
 	cs.timeouts = &saga.Timeouts{Saga: sg, Store: store}
@@ -141,10 +126,43 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 	}
 	// The relay starts once every consumer is subscribed: the in-process
 	// channel delivers only to subscribers present at publish time.
-	cs.goRun(m, "relay", func() error { return cs.relay.Run(runCtx) }, runCtx)
-	cs.goRun(m, "saga timeouts", func() error { return cs.timeouts.Run(runCtx) }, runCtx)
-	m.log.Info("checkout saga running", "provider", provider.Name(), "bus", busName(m.cfg.AMQPURL), "checkout_expiry", sg.Expiry().String())
+	if m.cfg.HasRole(RoleRelay) {
+		cs.goRun(m, "relay", func() error { return cs.relay.Run(runCtx) }, runCtx)
+	}
+	if m.cfg.HasRole(RoleSaga) {
+		cs.goRun(m, "saga timeouts", func() error { return cs.timeouts.Run(runCtx) }, runCtx)
+	}
+	m.log.Info("checkout running", "roles", m.cfg.Roles, "provider", provider.Name(), "bus", busName(m.cfg.AMQPURL), "checkout_expiry", sg.Expiry().String())
 	return cs, nil
+}
+
+// addSaga subscribes the checkout saga.
+func (cs *checkoutSide) addSaga(sg *saga.Saga) error {
+	return cs.router.Add(messaging.Consumer{
+		Name:   sagaConsumer,
+		Topics: []string{messaging.Topic("payment-"), messaging.Topic("checkout-"), messaging.Topic("order-")},
+		Types:  saga.Types,
+		Handle: sg.Handle,
+		// Each checkout's decisions are serialised by its own stream, so
+		// its messages need no order: handle many at once.
+		Concurrency: sagaConcurrency,
+	})
+}
+
+// addNotifier subscribes the notifier.
+func (cs *checkoutSide) addNotifier(m *Main, ws *writeSide) error {
+	notifier, err := m.newNotifier(ws, cs.notifications)
+	if err != nil {
+		return err
+	}
+	return cs.router.Add(messaging.Consumer{
+		Name:   notifierConsumer,
+		Topics: []string{messaging.Topic("customer-"), messaging.Topic("order-"), messaging.Topic("payment-"), messaging.Topic("checkout-")},
+		Types:  notify.Types,
+		Handle: notifier.Handle,
+		// Emails are independent of each other; the log dedupes by event.
+		Concurrency: 4,
+	})
 }
 
 // goRun runs a long-lived part, restarting it after a failure: a broker or

@@ -149,6 +149,17 @@ func DefaultConfig() Config {
 	}
 }
 
+// SplitRoles reports whether this process runs only some of the roles:
+// the others run in other processes sharing PostgreSQL, Redis and RabbitMQ.
+func (c Config) SplitRoles() bool {
+	for _, r := range AllRoles() {
+		if !c.HasRole(r) {
+			return true
+		}
+	}
+	return false
+}
+
 // HasRole reports whether the process runs role r.
 func (c Config) HasRole(r Role) bool { return slices.Contains(c.Roles, r) }
 
@@ -474,6 +485,20 @@ func (c Config) Validate() error {
 	for _, r := range c.Roles {
 		if !slices.Contains(AllRoles(), r) {
 			add(configErr(envRoles, "unknown role %q", string(r)))
+		}
+	}
+	if c.SplitRoles() {
+		// The roles of other processes share the work through these.
+		if c.eventStoreKind() != eventStorePostgres {
+			add(configErr(envRoles, "runs only some roles: the others run in other processes, which share the events through %s (PostgreSQL)", envEventStoreURL))
+		}
+		for _, need := range []struct{ env, val string }{{envReadModelURL, c.ReadModelURL}, {envRedisURL, c.RedisURL}, {envAMQPURL, c.AMQPURL}} {
+			if need.val == "" {
+				add(configErr(envRoles, "runs only some roles: the other processes share read models, carts and messages, so %s must be set", need.env))
+			}
+		}
+		if c.JWTSecret == "" {
+			add(configErr(envRoles, "runs only some roles: every process must sign and check tokens (and seal verification links) with one %s", envJWTSecret))
 		}
 	}
 	if c.LogLevel < slog.LevelDebug || c.LogLevel > slog.LevelError {

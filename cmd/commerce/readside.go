@@ -266,6 +266,11 @@ func (m *Main) startReadSide(setup context.Context, store eventstore.Store) (*re
 	}()
 	for _, md := range rm.models {
 		rs.rebuilds.Register(md.projection.Name, md.rebuild)
+		if !m.cfg.HasRole(RoleProjector) {
+			// Another process projects; this one reads what it writes.
+			rs.runner.Standby(md.projection.Name)
+			continue
+		}
 		rs.wg.Add(1)
 		go func() {
 			defer rs.wg.Done()

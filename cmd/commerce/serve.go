@@ -152,7 +152,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	defer cs.stop()
 
-	handler, err := m.router(store, ws.mount, rs.mount(ws.authn), cs.mount(ws.authn, ws.byUser))
+	var mounts []func(gin.IRouter)
+	if m.cfg.HasRole(RoleAPI) {
+		mounts = append(mounts, ws.mount, rs.mount(ws.authn), cs.mount(ws.authn, ws.byUser))
+	}
+	// Every process serves /healthz, /readyz and /metrics.
+	handler, err := m.router(store, mounts...)
 	if err != nil {
 		return fmt.Errorf("http edge: %w", err)
 	}
