@@ -13,6 +13,7 @@ import (
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -23,12 +24,13 @@ type Bus struct {
 
 	channel *gochannel.GoChannel // in-process bus; nil on RabbitMQ
 
-	cfg    AMQPConfig      // RabbitMQ bus only
-	pub    *amqpPublisher  // RabbitMQ bus only
-	mu     sync.Mutex      // guards subs, names, closed
-	subs   []closer        // subscribers handed out, closed with the bus
-	names  map[string]bool // exchanges ("x:") and queues ("q:") declared
-	closed bool
+	cfg      AMQPConfig      // RabbitMQ bus only
+	pub      *amqpPublisher  // RabbitMQ bus only
+	instance string          // RabbitMQ only: names this Bus's broadcast queues, random per NewAMQP
+	mu       sync.Mutex      // guards subs, names, closed
+	subs     []closer        // subscribers handed out, closed with the bus
+	names    map[string]bool // exchanges ("x:") and queues ("q:") declared
+	closed   bool
 }
 
 type closer interface{ Close() error }
@@ -96,7 +98,7 @@ func NewAMQP(cfg AMQPConfig, logger *slog.Logger) (*Bus, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	b := &Bus{logger: logger, wlogger: watermillLogger(logger), cfg: cfg, names: map[string]bool{}}
+	b := &Bus{logger: logger, wlogger: watermillLogger(logger), cfg: cfg, names: map[string]bool{}, instance: uuid.NewString()}
 	b.pub = newAMQPPublisher(cfg, logger, func(exchange string) { b.record("x:" + exchange) })
 	if err := b.pub.ping(); err != nil {
 		return nil, fmt.Errorf("messaging: connect to RabbitMQ: %w", err)
@@ -150,6 +152,27 @@ func (b *Bus) Publisher() message.Publisher {
 // A topic none of the types belongs to (the consumer's redrive topic) is
 // bound to everything.
 func (b *Bus) Subscriber(consumer string, types ...string) (message.Subscriber, error) {
+	return b.subscriber(consumer, types, false)
+}
+
+// BroadcastSubscriber returns a subscriber on which every process reading
+// as consumer gets every message, instead of competing for it: for state
+// each process keeps for itself, such as the live connections of its
+// shoppers. It fails when the bus is closed or RabbitMQ is unreachable.
+//
+// On RabbitMQ each topic gets a queue of its own per Bus,
+// Prefix+consumer+"."+topic+"."+instance id, bound with the same type keys
+// as Subscriber's; it is non-durable, exclusive and auto-deleted, so it
+// goes away with the connection and is not listed by Declared. Messages
+// published while it is disconnected (between a drop and the reconnect)
+// are lost. In-process every subscriber already sees every message.
+func (b *Bus) BroadcastSubscriber(consumer string, types ...string) (message.Subscriber, error) {
+	return b.subscriber(consumer, types, true)
+}
+
+// subscriber builds Subscriber's (durable, competing) or
+// BroadcastSubscriber's (per-process, self-deleting) subscriber.
+func (b *Bus) subscriber(consumer string, types []string, broadcast bool) (message.Subscriber, error) {
 	if consumer == "" {
 		return nil, errors.New("messaging: subscriber needs a consumer name")
 	}
@@ -164,9 +187,20 @@ func (b *Bus) Subscriber(consumer string, types ...string) (message.Subscriber, 
 	}
 	cfg := wamqp.NewDurablePubSubConfig(b.cfg.URL, func(topic string) string {
 		q := b.cfg.Prefix + consumer + "." + topic
+		if broadcast {
+			// Not recorded: the broker deletes it with the connection.
+			return q + "." + b.instance
+		}
 		b.record("q:" + q)
 		return q
 	})
+	if broadcast {
+		cfg.Queue.Durable = false
+		cfg.Queue.AutoDelete = true
+		cfg.Queue.Exclusive = true
+	}
+	// The exchanges stay durable either way: they are shared with the
+	// durable consumers, and RabbitMQ refuses a redeclaration that differs.
 	cfg.Exchange.GenerateName = func(topic string) string {
 		x := b.cfg.Prefix + topic
 		b.record("x:" + x)
@@ -175,7 +209,7 @@ func (b *Bus) Subscriber(consumer string, types ...string) (message.Subscriber, 
 	cfg.Consume.Qos.PrefetchCount = b.cfg.Prefetch
 	cfg.Exchange.Type = exchangeType
 	cfg.TopologyBuilder = &typeBindings{types: types}
-	sub, err := wamqp.NewSubscriber(cfg, b.wlogger.With(watermill.LogFields{"consumer": consumer}))
+	sub, err := wamqp.NewSubscriber(cfg, b.wlogger.With(watermill.LogFields{"consumer": consumer, "broadcast": broadcast}))
 	if err != nil {
 		return nil, fmt.Errorf("messaging: subscriber %s: %w", consumer, err)
 	}

@@ -50,6 +50,13 @@ type Consumer struct {
 	// in-process channel gives every subscription every message, so there
 	// it stays 1. More than 1 gives up ordering within the topic.
 	Concurrency int
+	// Broadcast makes every process running the consumer receive every
+	// message instead of competing for it (Bus.BroadcastSubscriber): for
+	// per-process state such as live connections. A broadcast consumer has
+	// no poison queue and no redrive topic: a message that still fails
+	// after the retries is logged and dropped, and on RabbitMQ messages
+	// published while the process is down or reconnecting are not seen.
+	Broadcast bool
 }
 
 // RouterConfig tunes the retries before a message is poisoned.
@@ -155,6 +162,13 @@ func (r *Router) Add(c Consumer) error {
 	if r.names[c.Name] {
 		return fmt.Errorf("messaging: consumer name %s is taken", c.Name)
 	}
+	if c.Broadcast {
+		if err := r.addBroadcast(c); err != nil {
+			return err
+		}
+		r.names[c.Name] = true
+		return nil
+	}
 	sub, err := r.bus.Subscriber(c.Name, c.Types...)
 	if err != nil {
 		return fmt.Errorf("messaging: consumer %s: %w", c.Name, err)
@@ -183,6 +197,48 @@ func (r *Router) Add(c Consumer) error {
 	}
 	r.names[c.Name] = true
 	return nil
+}
+
+// addBroadcast registers a broadcast consumer on its topics: retries, then
+// drop (no poison queue, no redrive topic). r.mu is held.
+func (r *Router) addBroadcast(c Consumer) error {
+	sub, err := r.bus.BroadcastSubscriber(c.Name, c.Types...)
+	if err != nil {
+		return fmt.Errorf("messaging: consumer %s: %w", c.Name, err)
+	}
+	handle := r.handler(c)
+	parallel := 1
+	if c.Concurrency > 1 && r.bus.channel == nil {
+		parallel = c.Concurrency
+	}
+	for _, t := range c.Topics {
+		for i := range parallel {
+			name := c.Name + "@" + t
+			if i > 0 {
+				name += fmt.Sprintf("#%d", i)
+			}
+			h := r.wr.AddConsumerHandler(name, t, sub, handle)
+			h.AddMiddleware(r.drop(c.Name), r.retry.Middleware, middleware.CorrelationID, r.correlation(c.Name), middleware.Recoverer)
+		}
+	}
+	return nil
+}
+
+// drop acks a message whose retries are spent, with a warning: what a
+// broadcast consumer has instead of the poison queue.
+func (r *Router) drop(consumer string) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			if err != nil {
+				r.cfg.Logger.Warn("broadcast message dropped after retries", "consumer", consumer,
+					"correlation_id", msg.Metadata.Get(MetaCorrelationID), "event_id", msg.Metadata.Get(MetaEventID),
+					"event_type", msg.Metadata.Get(MetaEventType), "error", err)
+				return nil, nil
+			}
+			return out, nil
+		}
+	}
 }
 
 // Run runs every consumer until ctx is done, then stops them (waiting for
