@@ -23,6 +23,9 @@ type Config struct {
 	CORS CORSConfig
 	// QuietRoutes are route templates (probes, scrapes) logged at debug level.
 	QuietRoutes []string
+	// StreamRoutes are route templates that stream for as long as the
+	// client stays (server-sent events): Timeout does not bound them.
+	StreamRoutes []string
 }
 
 func (c *Config) setDefaults() {
@@ -74,7 +77,7 @@ func New(cfg Config) (*gin.Engine, error) {
 		Recovery(cfg.Log),
 		CORS(cfg.CORS),
 		BodyLimit(cfg.MaxBodyBytes),
-		Timeout(cfg.Timeout),
+		Timeout(cfg.Timeout, cfg.StreamRoutes...),
 	)
 	r.NoRoute(NoRoute)
 	r.NoMethod(NoMethod)

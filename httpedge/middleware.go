@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 
@@ -157,8 +158,14 @@ const DefaultTimeout = 30 * time.Second
 // pass the request context down (store calls, HTTP clients) for it to take
 // effect; Go cannot stop a handler that ignores it. A handler that returns
 // after the deadline without answering gets a 503 problem with Retry-After.
-func Timeout(d time.Duration) gin.HandlerFunc {
+// The routes named in streams (templates) are left unbounded: they stream
+// until their client leaves.
+func Timeout(d time.Duration, streams ...string) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if slices.Contains(streams, c.FullPath()) {
+			c.Next()
+			return
+		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
 		defer cancel()
 		c.Request = c.Request.WithContext(ctx)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -455,6 +457,7 @@ func TestCheckout(t *testing.T) {
 			eventually(t, "cancelled units back in stock", func() bool { return available(t, shopper, ids[0], "") == 50 })
 			shopper.must(http.StatusConflict, "POST", "/api/v1/orders/"+in.CheckoutID+"/cancel", map[string]any{}, nil)
 
+			shipWithLivePush(t, rig, admin, shopper, ids)
 			if rig.stripe != nil {
 				stripeDownAndBack(t, rig, shopper, ids)
 			}
@@ -462,8 +465,9 @@ func TestCheckout(t *testing.T) {
 				rabbitCutMidRun(t, rig, shopper, ids)
 			}
 			// Every step was notified and recorded, once each.
-			wantSent := map[string]int{"verify_email": 1, "order_confirmation": 1, "payment_failed": 1,
-				"payment_refunded": 1, "order_cancelled": 1, "order_refunded": 1}
+			wantSent := map[string]int{"verify_email": 1, "order_confirmation": 2, "payment_failed": 1,
+				"payment_refunded": 1, "order_cancelled": 1, "order_refunded": 1,
+				"order_processing": 1, "order_shipped": 1, "order_delivered": 1}
 			var got map[string]int
 			defer func() {
 				if t.Failed() {
@@ -502,6 +506,7 @@ func TestCheckout(t *testing.T) {
 func stripeDownAndBack(t *testing.T, rig *checkoutRig, shopper client, ids []string) {
 	t.Helper()
 	admin := client{t: t, base: shopper.base, token: adminToken(t, shopper.base)}
+	shopper.must(200, "POST", "/api/v1/cart/items", map[string]any{"product_id": ids[2], "quantity": 1}, nil)
 	rig.stripe.cut()
 	for i := range 6 {
 		code, b, h, err := shopper.do("POST", "/api/v1/payments/intents", map[string]any{})
@@ -634,4 +639,97 @@ func verifyFromInbox(t *testing.T, api string, shopper client, to string) {
 		return false
 	})
 	shopper.must(200, "POST", "/api/v1/auth/verify-email", map[string]string{"token": token}, nil)
+}
+
+// liveFrame is one server-sent event of GET /api/v1/orders/live.
+type liveFrame struct {
+	OrderID string `json:"order_id"`
+	Status  string `json:"status"`
+}
+
+// openLive connects the shopper to the live stream and returns the frames
+// it receives; the stream ends with the test.
+func openLive(t *testing.T, c client) <-chan liveFrame {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/orders/live", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("live: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	out := make(chan liveFrame, 64)
+	go func() {
+		defer resp.Body.Close()
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var f liveFrame
+				if json.Unmarshal([]byte(data), &f) == nil {
+					out <- f
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// shipWithLivePush buys once more while the shopper watches the live
+// stream, and the admin processes, ships (carrier, tracking) and delivers
+// the order: each status arrives on the stream, in order.
+func shipWithLivePush(t *testing.T, rig *checkoutRig, admin, shopper client, ids []string) {
+	t.Helper()
+	frames := openLive(t, shopper)
+	shopper.must(200, "POST", "/api/v1/cart/items", map[string]any{"product_id": ids[2], "quantity": 1}, nil)
+	var in intentAnswer
+	shopper.must(http.StatusCreated, "POST", "/api/v1/payments/intents", map[string]any{}, &in)
+	rig.pay(t, shopper, in, "succeeded", 1)
+	want := []string{"placed", "processing", "shipped", "delivered"}
+	next := func(status string) {
+		t.Helper()
+		timeout := time.After(15 * time.Second)
+		for {
+			select {
+			case f, ok := <-frames:
+				if !ok {
+					t.Fatalf("live stream ended before %s", status)
+				}
+				if f.OrderID == in.CheckoutID && f.Status == status {
+					return
+				}
+				if f.OrderID == in.CheckoutID && slices.Index(want, f.Status) > slices.Index(want, status) {
+					t.Fatalf("live stream sent %s before %s", f.Status, status)
+				}
+			case <-timeout:
+				t.Fatalf("no live %s update for order %s", status, in.CheckoutID)
+			}
+		}
+	}
+	next("placed")
+	admin.must(200, "POST", "/api/v1/admin/orders/"+in.CheckoutID+"/status", map[string]any{"status": "processing"}, nil)
+	next("processing")
+	admin.must(200, "POST", "/api/v1/admin/orders/"+in.CheckoutID+"/status", map[string]any{"status": "shipped", "carrier": "DHL", "tracking_number": "JD0146"}, nil)
+	next("shipped")
+	admin.must(200, "POST", "/api/v1/admin/orders/"+in.CheckoutID+"/status", map[string]any{"status": "delivered"}, nil)
+	next("delivered")
+	eventually(t, "the shipping email with its tracking number", func() bool {
+		var list struct {
+			Items []struct {
+				Template string `json:"template"`
+				Body     string `json:"body"`
+			} `json:"items"`
+		}
+		admin.must(200, "GET", "/api/v1/admin/notifications?to=ann%40example.com", nil, &list)
+		for _, n := range list.Items {
+			if n.Template == "order_shipped" && strings.Contains(n.Body, "JD0146") && strings.Contains(n.Body, "DHL") {
+				return true
+			}
+		}
+		return false
+	})
 }

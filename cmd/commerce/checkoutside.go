@@ -20,6 +20,7 @@ import (
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/live"
 	"github.com/commerce-engine/commerce/messaging"
 	"github.com/commerce-engine/commerce/notify"
 	"github.com/commerce-engine/commerce/payments"
@@ -29,6 +30,7 @@ import (
 // queue, a checkpoint row) that must not change between releases.
 const (
 	sagaConsumer = "checkout-saga"
+	liveConsumer = "live"
 	relayName    = "relay"
 )
 
@@ -49,11 +51,13 @@ type checkoutSide struct {
 	poison   messaging.PoisonStore
 	// notifications is the notifier's log: every delivery and failure.
 	notifications notify.Log
-	relay         *messaging.Relay
-	timeouts      *saga.Timeouts
-	cancel        context.CancelFunc
-	wg            sync.WaitGroup
-	closeFns      []func() error
+	// hub pushes order updates to this process's connected shoppers.
+	hub      *live.Hub
+	relay    *messaging.Relay
+	timeouts *saga.Timeouts
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closeFns []func() error
 }
 
 // startCheckout opens the provider and the bus and starts the relay, the
@@ -110,6 +114,17 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 	}
 	if m.cfg.HasRole(RoleNotifier) {
 		if err := cs.addNotifier(m, ws); err != nil {
+			return nil, cs.fail(err)
+		}
+	}
+	if m.cfg.HasRole(RoleAPI) {
+		// Every api process hears every order change: its shoppers may be
+		// connected to it, wherever the change was made.
+		cs.hub = live.NewHub(live.DefaultBuffer)
+		lc := &live.Consumer{Hub: cs.hub, Codec: ws.api.Runner.Codec, Directory: directory{run: ws.api.Runner}, Logger: m.log}
+		if err := cs.router.Add(messaging.Consumer{
+			Name: liveConsumer, Broadcast: true, Topics: []string{messaging.Topic("order-")}, Types: live.Types, Handle: lc.Handle,
+		}); err != nil {
 			return nil, cs.fail(err)
 		}
 	}
@@ -219,8 +234,21 @@ func (cs *checkoutSide) fail(err error) error {
 	return err
 }
 
+// liveRoute streams a shopper's order updates; the request timeout does not
+// bound it.
+const liveRoute = "/api/v1/orders/live"
+
+// closeStreams ends every open live stream, so that a graceful stop does
+// not wait for shoppers to hang up.
+func (cs *checkoutSide) closeStreams() {
+	if cs.hub != nil {
+		cs.hub.Close()
+	}
+}
+
 // stop ends the relay, the consumers and the timeouts, then closes the bus.
 func (cs *checkoutSide) stop() {
+	cs.closeStreams()
 	if cs.cancel != nil {
 		cs.cancel()
 	}
@@ -234,6 +262,9 @@ func (cs *checkoutSide) stop() {
 func (cs *checkoutSide) mount(authn, idem gin.HandlerFunc) func(gin.IRouter) {
 	return func(r gin.IRouter) {
 		cs.payments.Mount(r, authn, idem)
+		if cs.hub != nil {
+			r.GET(liveRoute, authn, live.Handler(cs.hub, live.DefaultHeartbeat))
+		}
 		admin := r.Group("/api/v1/admin", authn, auth.RequireRole(auth.Admin))
 		admin.GET("/messages/poisoned", cs.listPoisoned)
 		admin.GET("/notifications", cs.listNotifications)

@@ -116,6 +116,9 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 		envDataDir:         "/from/env",
 		envRoles:           "api",
 		envShutdownTimeout: "not-a-duration", // overridden by the flag: harmless
+		// Split roles need the shared services.
+		envEventStoreURL: "postgres://db/x", envReadModelURL: "postgres://db/x", envRedisURL: "redis://cache:6379/0",
+		envAMQPURL: "amqp://mq:5672/", envJWTSecret: strings.Repeat("j", 32),
 	},
 		"-http-addr", "127.0.0.1:0",
 		"-roles=projector,relay",

@@ -38,10 +38,11 @@ func (m *Main) router(store pingStore, mounts ...func(gin.IRouter)) (*gin.Engine
 	)
 	reg.MustRegister(m.collectors...)
 	r, err := httpedge.New(httpedge.Config{
-		Log:         m.log,
-		Metrics:     httpedge.NewMetrics(reg),
-		QuietRoutes: opsRoutes,
-		CORS:        httpedge.CORSConfig{AllowedOrigins: m.cfg.CORSOrigins},
+		Log:          m.log,
+		Metrics:      httpedge.NewMetrics(reg),
+		QuietRoutes:  opsRoutes,
+		StreamRoutes: []string{liveRoute},
+		CORS:         httpedge.CORSConfig{AllowedOrigins: m.cfg.CORSOrigins},
 	})
 	if err != nil {
 		return nil, err

@@ -175,6 +175,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// cancellation.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Live streams would otherwise hold the graceful stop until its timeout.
+	srv.RegisterOnShutdown(cs.closeStreams)
 
 	m.mu.Lock()
 	m.addr, m.store, m.checkout = ln.Addr(), store, cs
