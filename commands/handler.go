@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/tracing"
 )
 
 // ErrConflict means a command lost the race for its stream more times than
@@ -86,7 +89,19 @@ var commandNamespace = uuid.MustParse("6f1c8a52-3a1e-4c86-9f59-5b2f0c7d9e11")
 // must be set (it makes the command idempotent). It returns the domain's
 // error as is, ErrConflict when retries are exhausted, and wrapped store
 // errors otherwise.
-func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string, cmd any, meta Metadata) (Result[S], error) {
+func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string, cmd any, meta Metadata) (res Result[S], err error) {
+	ctx, span := tracing.Start(ctx, meta.TraceParent, fmt.Sprintf("command %T", cmd), trace.SpanKindInternal,
+		attribute.String("commerce.stream", stream), attribute.String("commerce.command_id", meta.CommandID))
+	defer func() { tracing.End(span, err) }()
+	if tp := tracing.TraceParent(ctx); tp != "" {
+		// The events carry this command's span: whoever reacts to them
+		// continues its trace.
+		meta.TraceParent = tp
+	}
+	return handle(ctx, r, agg, stream, cmd, meta)
+}
+
+func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string, cmd any, meta Metadata) (Result[S], error) {
 	if meta.CommandID == "" {
 		return Result[S]{}, fmt.Errorf("handle %T on %s: command id is required", cmd, stream)
 	}
@@ -164,7 +179,10 @@ func Handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 			events[i] = eventstore.EventData{ID: EventID(meta.CommandID, i), Type: typ, SchemaVersion: sv, Data: data, Metadata: metadata}
 			state = agg.Evolve(state, p)
 		}
-		res, err := r.Store.Append(ctx, stream, eventstore.Exact(version), events...)
+		actx, aspan := tracing.Tracer().Start(ctx, "eventstore.append", trace.WithAttributes(
+			attribute.String("commerce.stream", stream), attribute.Int("commerce.events", len(events))))
+		res, err := r.Store.Append(actx, stream, eventstore.Exact(version), events...)
+		tracing.End(aspan, err)
 		if err == nil && res.NextExpectedVersion != version+int64(len(events)) {
 			// The store recognised the events as recorded before (this
 			// command, retried on a cached state): read what really is.

@@ -11,7 +11,11 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/tracing"
 )
 
 const (
@@ -197,10 +201,24 @@ func (c *collector) next(ctx context.Context) ([]eventstore.Event, error) {
 func (r *Relay) publish(ctx context.Context, logger *slog.Logger, batch []eventstore.Event) error {
 	groups := map[string][]*message.Message{}
 	var pending []string
+	spans := make([]trace.Span, 0, len(batch))
+	defer func() {
+		for _, s := range spans {
+			s.End()
+		}
+	}()
 	for _, e := range batch {
 		m, err := NewMessage(e)
 		if err != nil {
 			return err // an event without an id: the store is broken, do not skip it
+		}
+		// One publish span per event, in the trace of the command that
+		// wrote it; the message carries the span on to the consumers.
+		sctx, span := tracing.Start(ctx, m.Metadata.Get(MetaTraceParent), "publish "+e.Type, trace.SpanKindProducer,
+			attribute.String("commerce.event_id", e.ID.String()), attribute.Int64("commerce.position", int64(e.Position)))
+		spans = append(spans, span)
+		if tp := tracing.TraceParent(sctx); tp != "" {
+			m.Metadata.Set(MetaTraceParent, tp)
 		}
 		t := Topic(e.StreamID)
 		if _, ok := groups[t]; !ok {

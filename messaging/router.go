@@ -14,7 +14,11 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/tracing"
 )
 
 const (
@@ -321,7 +325,13 @@ func (r *Router) handler(c Consumer) message.NoPublishHandlerFunc {
 		if err != nil {
 			return fmt.Errorf("consumer %s: %w", c.Name, err)
 		}
-		if err := c.Handle(msg.Context(), e); err != nil {
+		// The consumer's span continues the trace the relay published
+		// under, and the handler's commands continue it in turn.
+		ctx, span := tracing.Start(msg.Context(), msg.Metadata.Get(MetaTraceParent), "consume "+c.Name+" "+e.Type, trace.SpanKindConsumer,
+			attribute.String("messaging.consumer", c.Name), attribute.String("commerce.event_id", e.ID.String()))
+		err = c.Handle(ctx, e)
+		tracing.End(span, err)
+		if err != nil {
 			return fmt.Errorf("consumer %s: event %s (%s): %w", c.Name, e.ID, e.Type, err)
 		}
 		return nil

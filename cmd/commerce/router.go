@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/tracing"
 )
 
 // Request and correlation id headers, as the edge spells them.
@@ -47,6 +48,7 @@ func (m *Main) router(store pingStore, mounts ...func(gin.IRouter)) (*gin.Engine
 	if err != nil {
 		return nil, err
 	}
+	r.Use(tracing.HTTP())
 
 	r.GET("/healthz", func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")

@@ -19,6 +19,7 @@ import (
 	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
 	pgproj "github.com/commerce-engine/commerce/projections/postgres"
+	"github.com/commerce-engine/commerce/tracing"
 )
 
 // eventStoreSchema is the PostgreSQL schema of the event store tables.
@@ -118,6 +119,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.log.Info("starting", "version", version, "commit", commit, "config", m.cfg)
+
+	shutdownTracing, err := tracing.Setup(ctx, "commerce", version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if terr := shutdownTracing(sctx); terr != nil {
+			m.log.Warn("flushing traces failed", "error", terr)
+		}
+	}()
 
 	store, err := m.openEventStore(ctx)
 	if err != nil {

@@ -1,0 +1,54 @@
+package tracing_test
+
+import (
+	"context"
+	"testing"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/commerce-engine/commerce/tracing"
+)
+
+// TestTraceParentCarriesTheTrace: a span started from a traceparent read
+// out of metadata belongs to the trace that wrote it, and its own
+// traceparent names it.
+func TestTraceParentCarriesTheTrace(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	defer otel.SetTracerProvider(trace.NewNoopTracerProvider())
+
+	ctx, parent := tracing.Tracer().Start(context.Background(), "command")
+	tp1 := tracing.TraceParent(ctx)
+	parent.End()
+	if tp1 == "" {
+		t.Fatal("no traceparent for a recording span")
+	}
+	if got := tracing.TraceParent(context.Background()); got != "" {
+		t.Fatalf("traceparent without a span: %q", got)
+	}
+	cctx, child := tracing.Start(context.Background(), tp1, "consume", trace.SpanKindConsumer)
+	child.End()
+	if trace.SpanContextFromContext(cctx).TraceID() != parent.SpanContext().TraceID() {
+		t.Fatal("the consumer's span is in another trace")
+	}
+	if tracing.TraceParent(cctx) == tp1 {
+		t.Fatal("the consumer's traceparent names its parent, not itself")
+	}
+	// A span already in ctx wins over the metadata's traceparent.
+	octx, other := tracing.Tracer().Start(context.Background(), "other")
+	_, nested := tracing.Start(octx, tp1, "nested", trace.SpanKindInternal)
+	nested.End()
+	other.End()
+	if nested.SpanContext().TraceID() != other.SpanContext().TraceID() {
+		t.Fatal("the context's span was not preferred")
+	}
+	if ctx := tracing.WithTraceParent(context.Background(), "garbage"); trace.SpanContextFromContext(ctx).IsValid() {
+		t.Fatal("a bad traceparent gave a span context")
+	}
+}
