@@ -47,6 +47,7 @@ Usage:
   commerce projections status  print each projection's position, the head, the lag and status
   commerce projections rebuild NAME  replay a projection into new tables, then swap them in
   commerce timeline ORDER_ID [--json]  print every event of an order's checkout, oldest first
+  commerce loadgen [flags]   drive virtual shoppers through the whole checkout against a running engine
   commerce version           print version, commit and Go version
   commerce help              print this help
 
@@ -70,6 +71,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
+	case "loadgen":
+		// A client of a running engine: its own flags, not the engine's.
+		return loadgenCommand(ctx, args, getenv, stdout, stderr)
 	case "serve", "migrate", "admin", "projections", "timeline":
 	case "version", "-version", "--version":
 		printVersion(stdout)

@@ -1,0 +1,416 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/domain/money"
+	"github.com/commerce-engine/commerce/payments"
+)
+
+// loadgenConfig is what `commerce loadgen` drives and how.
+type loadgenConfig struct {
+	URL           string
+	Shoppers      int
+	Orders        int
+	Duration      time.Duration
+	Products      int
+	AdminEmail    string
+	AdminPassword string
+	// Sealer opens the sealed verification tokens read through the admin
+	// stream browser: loadgen needs the engine's signing secret.
+	Sealer *auth.Sealer
+	// WebhookSecret, when set, pays by signing Stripe webhooks locally;
+	// otherwise through the offline provider's simulator.
+	WebhookSecret string
+	Progress      io.Writer
+}
+
+// loadgenCommand parses `commerce loadgen` flags and runs it.
+func loadgenCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("commerce loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := loadgenConfig{Progress: stderr}
+	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base `url` of the running engine")
+	fs.IntVar(&cfg.Shoppers, "shoppers", 20, "virtual shoppers buying at once")
+	fs.IntVar(&cfg.Orders, "orders", 0, "stop after this many orders (0: run for -duration)")
+	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to buy when -orders is 0")
+	fs.IntVar(&cfg.Products, "products", 20, "products to create for the run")
+	fs.StringVar(&cfg.AdminEmail, "admin-email", getenv(envAdminEmail), "an admin's `email` (creates products, reads verification tokens)")
+	adminPassword := fs.String("admin-password", "", "the admin's password (default "+envAdminPassword+")")
+	dataDir := fs.String("data-dir", or(getenv(envDataDir), "./data"), "the engine's data dir, for its signing key when "+envJWTSecret+" is not set")
+	fs.StringVar(&cfg.WebhookSecret, "webhook-secret", getenv(envStripeWebhookSecret), "sign Stripe webhooks with this `secret` (empty: the offline provider's simulator)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg.AdminPassword = or(*adminPassword, getenv(envAdminPassword))
+	if cfg.AdminEmail == "" || cfg.AdminPassword == "" || cfg.Shoppers < 1 || cfg.Products < 1 {
+		fmt.Fprintf(stderr, "commerce loadgen: needs -admin-email and -admin-password (or %s, %s), -shoppers >= 1, -products >= 1\n", envAdminEmail, envAdminPassword)
+		return exitUsage
+	}
+	secret := []byte(getenv(envJWTSecret))
+	if len(secret) == 0 {
+		b, err := os.ReadFile(filepath.Join(*dataDir, jwtKeyFile))
+		if err != nil {
+			fmt.Fprintf(stderr, "commerce loadgen: set %s as the engine has it, or -data-dir to its data dir: %v\n", envJWTSecret, err)
+			return exitUsage
+		}
+		secret = b
+	}
+	sealer, err := auth.NewSealer(secret)
+	if err != nil {
+		fmt.Fprintf(stderr, "commerce loadgen: %v\n", err)
+		return exitUsage
+	}
+	cfg.Sealer = sealer
+	report, err := runLoadgen(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "commerce loadgen: %v\n", err)
+		return exitError
+	}
+	report.print(stdout)
+	return exitOK
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// loadgenReport is what a run measured.
+type loadgenReport struct {
+	Orders  int
+	Elapsed time.Duration
+	Errors  int64
+	Steps   map[string][]time.Duration
+}
+
+var loadgenSteps = []string{"register", "verify", "add_to_cart", "intent", "pay", "webhook_to_order_visible"}
+
+func (r loadgenReport) print(w io.Writer) {
+	fmt.Fprintf(w, "orders %d in %s: %.1f orders/s (%d errors)\n", r.Orders, r.Elapsed.Round(time.Millisecond), float64(r.Orders)/r.Elapsed.Seconds(), r.Errors)
+	for _, s := range loadgenSteps {
+		d := r.Steps[s]
+		if len(d) == 0 {
+			continue
+		}
+		slices.Sort(d)
+		q := func(p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
+		fmt.Fprintf(w, "%-26s n=%-6d p50 %-9s p95 %-9s p99 %s\n", s, len(d), q(0.50).Round(100*time.Microsecond), q(0.95).Round(100*time.Microsecond), q(0.99).Round(100*time.Microsecond))
+	}
+}
+
+// lgClient is one HTTP identity of the load generator.
+type lgClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func (c lgClient) call(ctx context.Context, method, path string, body, out any, header ...string) (int, http.Header, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, resp.Header, err
+	}
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, resp.Header, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, resp.Header, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	return resp.StatusCode, resp.Header, nil
+}
+
+// runLoadgen signs in the admin, creates products, then runs the shoppers
+// through register, verify, add, intent, payment and order until the
+// orders or the duration are done.
+func runLoadgen(ctx context.Context, cfg loadgenConfig) (loadgenReport, error) {
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Shoppers * 2}}
+	admin := lgClient{base: strings.TrimRight(cfg.URL, "/"), http: hc}
+	var session struct {
+		AccessToken string `json:"access_token"`
+	}
+	if _, _, err := admin.call(ctx, "POST", "/api/v1/auth/admin/login", map[string]string{"email": cfg.AdminEmail, "password": cfg.AdminPassword}, &session); err != nil {
+		return loadgenReport{}, fmt.Errorf("admin login: %w", err)
+	}
+	admin.token = session.AccessToken
+	run := fmt.Sprintf("%x", rand.Uint32())
+	products := make([]string, cfg.Products)
+	for i := range products {
+		var p struct {
+			ID string `json:"id"`
+		}
+		if _, _, err := admin.call(ctx, "POST", "/api/v1/admin/products", map[string]any{
+			"sku": fmt.Sprintf("LOAD-%s-%d", run, i), "name": fmt.Sprintf("Load %d", i), "description": "loadgen",
+			"category": "loadgen", "price": money.Money{Amount: int64(500 + i), Currency: "EUR"}, "stock": 1_000_000, "image_url": "",
+		}, &p); err != nil {
+			return loadgenReport{}, fmt.Errorf("create products: %w", err)
+		}
+		products[i] = p.ID
+	}
+	var (
+		mu      sync.Mutex
+		steps   = map[string][]time.Duration{}
+		orders  atomic.Int64
+		errs    atomic.Int64
+		started = time.Now()
+	)
+	observe := func(step string, d time.Duration) {
+		mu.Lock()
+		steps[step] = append(steps[step], d)
+		mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if cfg.Orders == 0 {
+		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				n := orders.Load()
+				fmt.Fprintf(cfg.Progress, "\r%s  orders %d  %.1f/s  errors %d   ", time.Since(started).Round(time.Second), n, float64(n)/time.Since(started).Seconds(), errs.Load())
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range cfg.Shoppers {
+		wg.Go(func() {
+			sh := &lgShopper{cfg: cfg, admin: admin, c: lgClient{base: admin.base, http: hc}, observe: observe}
+			if err := sh.signUp(ctx, fmt.Sprintf("loadgen-%s-%d@example.com", run, i)); err != nil {
+				if ctx.Err() == nil {
+					errs.Add(1)
+					fmt.Fprintf(cfg.Progress, "\nshopper %d: %v\n", i, err)
+				}
+				return
+			}
+			for ctx.Err() == nil {
+				if cfg.Orders > 0 && orders.Load() >= int64(cfg.Orders) {
+					cancel()
+					return
+				}
+				if err := sh.buy(ctx, products[rand.IntN(len(products))]); err != nil {
+					if ctx.Err() == nil {
+						errs.Add(1)
+						fmt.Fprintf(cfg.Progress, "\nshopper %d: %v\n", i, err)
+						time.Sleep(100 * time.Millisecond)
+					}
+					continue
+				}
+				orders.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	fmt.Fprintln(cfg.Progress)
+	return loadgenReport{Orders: int(orders.Load()), Elapsed: time.Since(started), Errors: errs.Load(), Steps: steps}, nil
+}
+
+// lgShopper is one virtual shopper.
+type lgShopper struct {
+	cfg     loadgenConfig
+	admin   lgClient
+	c       lgClient
+	id      string
+	observe func(string, time.Duration)
+}
+
+func (s *lgShopper) timed(step string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	if err == nil {
+		s.observe(step, time.Since(start))
+	}
+	return err
+}
+
+// signUp registers and verifies the email with the token the notifier
+// would send, opened from its sealed copy in the customer's stream.
+func (s *lgShopper) signUp(ctx context.Context, email string) error {
+	var reg struct {
+		UserID      string `json:"user_id"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := s.timed("register", func() error {
+		_, _, err := s.c.call(ctx, "POST", "/api/v1/auth/register", map[string]string{"email": email, "password": "loadgen passw0rd long", "name": "Load"}, &reg)
+		return err
+	}); err != nil {
+		return err
+	}
+	s.id, s.c.token = reg.UserID, reg.AccessToken
+	return s.timed("verify", func() error {
+		var page struct {
+			Events []struct {
+				Type string `json:"type"`
+				Data struct {
+					SealedToken string `json:"sealed_token"`
+				} `json:"data"`
+			} `json:"events"`
+		}
+		if _, _, err := s.admin.call(ctx, "GET", "/api/v1/admin/streams/customer-"+s.id+"/events", nil, &page); err != nil {
+			return err
+		}
+		var sealed string
+		for _, e := range page.Events {
+			if e.Type == "customer.email_verification_requested" {
+				sealed = e.Data.SealedToken
+			}
+		}
+		if sealed == "" {
+			return errors.New("no sealed verification token (is the engine's signing secret the same?)")
+		}
+		token, err := s.cfg.Sealer.Open(sealed)
+		if err != nil {
+			return fmt.Errorf("open the verification token: %w", err)
+		}
+		_, _, err = s.c.call(ctx, "POST", "/api/v1/auth/verify-email", map[string]string{"token": token}, nil)
+		return err
+	})
+}
+
+// buy adds one unit, checks out, pays and waits until the order is
+// visible in the shopper's own reads.
+func (s *lgShopper) buy(ctx context.Context, product string) error {
+	if err := s.timed("add_to_cart", func() error {
+		_, _, err := s.c.call(ctx, "POST", "/api/v1/cart/items", map[string]any{"product_id": product, "quantity": 1}, nil)
+		return err
+	}); err != nil {
+		return err
+	}
+	var in struct {
+		CheckoutID string      `json:"checkout_id"`
+		PaymentID  string      `json:"payment_id"`
+		Amount     money.Money `json:"amount"`
+	}
+	if err := s.timed("intent", func() error {
+		_, _, err := s.c.call(ctx, "POST", "/api/v1/payments/intents", map[string]any{}, &in)
+		return err
+	}); err != nil {
+		return err
+	}
+	var paidAt time.Time
+	if err := s.timed("pay", func() error {
+		defer func() { paidAt = time.Now() }()
+		if s.cfg.WebhookSecret == "" {
+			_, _, err := s.c.call(ctx, "POST", "/api/v1/payments/"+in.PaymentID+"/simulate", map[string]string{"outcome": "succeeded"}, nil)
+			return err
+		}
+		return s.webhook(ctx, in.PaymentID, in.CheckoutID, in.Amount)
+	}); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var o struct {
+			Status string `json:"status"`
+		}
+		code, _, err := s.c.call(ctx, "GET", "/api/v1/orders/"+in.CheckoutID, nil, &o)
+		if err == nil && o.Status == "placed" {
+			s.observe("webhook_to_order_visible", time.Since(paidAt))
+			return nil
+		}
+		if code != http.StatusNotFound && err != nil && ctx.Err() == nil {
+			return err
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("order %s not visible after 30 s", in.CheckoutID)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// webhook signs a payment_intent.succeeded as Stripe would and posts it.
+func (s *lgShopper) webhook(ctx context.Context, paymentID, checkoutID string, amount money.Money) error {
+	var page struct {
+		Events []struct {
+			Type string `json:"type"`
+			Data struct {
+				ProviderID string `json:"provider_id"`
+			} `json:"data"`
+		} `json:"events"`
+	}
+	if _, _, err := s.admin.call(ctx, "GET", "/api/v1/admin/streams/payment-"+paymentID+"/events", nil, &page); err != nil {
+		return err
+	}
+	var providerID string
+	for _, e := range page.Events {
+		if e.Type == "payment.intent_created" {
+			providerID = e.Data.ProviderID
+		}
+	}
+	body, sig, err := payments.SignedEvent(s.cfg.WebhookSecret, payments.EventSpec{
+		Type: payments.EventPaymentSucceeded, ProviderID: providerID, PaymentID: paymentID, CheckoutID: checkoutID, Amount: amount, Created: time.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", s.c.base+"/api/v1/payments/webhook", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Stripe-Signature", sig)
+	resp, err := s.c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("webhook: %d %s", resp.StatusCode, b)
+	}
+	return nil
+}
