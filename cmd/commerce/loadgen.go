@@ -325,8 +325,15 @@ func (s *lgShopper) signUp(ctx context.Context, email string) error {
 // visible in the shopper's own reads.
 func (s *lgShopper) buy(ctx context.Context, product string) error {
 	if err := s.timed("add_to_cart", func() error {
-		_, _, err := s.c.call(ctx, "POST", "/api/v1/cart/items", map[string]any{"product_id": product, "quantity": 1}, nil)
-		return err
+		// The previous order shows before its checkout has unfrozen the
+		// cart (the saga's last steps): a 409 then is retried briefly.
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			code, _, err := s.c.call(ctx, "POST", "/api/v1/cart/items", map[string]any{"product_id": product, "quantity": 1}, nil)
+			if code != http.StatusConflict || time.Now().After(deadline) || ctx.Err() != nil {
+				return err
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}); err != nil {
 		return err
 	}
