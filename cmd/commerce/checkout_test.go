@@ -334,6 +334,28 @@ func TestCheckout(t *testing.T) {
 				verify(t, srv, shopper, me.UserID)
 			}
 
+			// Browse and review the cart as the seed's shopper does.
+			var listing struct {
+				Items []struct {
+					ID string `json:"id"`
+				} `json:"items"`
+			}
+			shopper.must(200, "GET", "/api/v1/products?category=kitchen", nil, &listing)
+			if len(listing.Items) == 0 {
+				t.Fatal("no product in the kitchen category")
+			}
+			var summary struct {
+				AllAvailable bool `json:"all_available"`
+				ItemCount    int  `json:"item_count"`
+			}
+			eventually(t, "the cart summary", func() bool {
+				shopper.must(200, "GET", "/api/v1/cart/summary", nil, &summary)
+				return summary.ItemCount == 6
+			})
+			if !summary.AllAvailable {
+				t.Fatalf("cart summary: %+v", summary)
+			}
+
 			// The happy path: intent, payment (three times, then a stale
 			// failure), order in history, cart cleared, stock committed.
 			var in intentAnswer
