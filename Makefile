@@ -46,7 +46,7 @@ fuzz:
 # The PostgreSQL server `make bench` measures, and pgbench's baseline with it.
 BENCH_POSTGRES_URL ?= $(or $(COMMERCE_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1:5432/test?sslmode=disable)
 
-## bench: event store figures on SQLite and PostgreSQL beside pgbench, relay and saga checkouts on RabbitMQ, one line each (see cmd/esbench)
+## bench: event store figures on SQLite and PostgreSQL beside pgbench, relay and saga checkouts on RabbitMQ, loadgen against serve (all roles, then split), one line each (see cmd/esbench)
 bench:
 	go run ./cmd/esbench -pg '$(BENCH_POSTGRES_URL)'
 

@@ -56,6 +56,9 @@ func main() {
 	relayEvents := flag.Int("relay-events", 50000, "events the relay and raw amqp091-go each publish (0: skip)")
 	checkouts := flag.Int("checkouts", 2000, "checkouts through the saga (0: skip)")
 	checkoutWorkers := flag.Int("checkout-workers", 32, "concurrent shoppers checking out")
+	loadgen := flag.Bool("loadgen", true, "run commerce loadgen against commerce serve on PostgreSQL + Redis + RabbitMQ, all roles in one process, then split")
+	loadgenShoppers := flag.Int("loadgen-shoppers", 32, "virtual shoppers of the loadgen figures at the maximum rate (a quarter of them for the lower rate)")
+	loadgenDuration := flag.Duration("loadgen-duration", 20*time.Second, "how long each loadgen figure runs")
 	flag.Parse()
 	for _, c := range strings.Split(*httpClientsFlag, ",") {
 		n, err := strconv.Atoi(c)
@@ -100,6 +103,9 @@ func main() {
 		}
 		if *checkoutFlag {
 			benchCheckout(ctx, *pgURL, *amqpURL, *relayEvents, *checkouts, *checkoutWorkers)
+		}
+		if *loadgen {
+			benchLoadgen(ctx, *pgURL, *redisURL, *amqpURL, *loadgenShoppers, *loadgenDuration)
 		}
 	}
 }

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// lgAdmin signs in the load generator's admin on the engines it starts.
+const (
+	lgAdminEmail    = "bench-admin@example.com"
+	lgAdminPassword = "bench admin password 1"
+)
+
+// benchLoadgen runs `commerce loadgen` against `commerce serve` on
+// PostgreSQL + Redis + RabbitMQ, first with every role in one process,
+// then with the roles in separate processes, each time at the maximum rate
+// (many shoppers) and at a lower one (a quarter of them), and prints orders/s
+// and webhook-to-order-visible latency. Each run gets its own database, Redis
+// database (which must be empty) and RabbitMQ vhost (made with rabbitmqctl),
+// all removed afterwards.
+func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers int, dur time.Duration) {
+	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+		log.Printf("skipping the loadgen figures: rabbitmqctl is needed for a vhost of their own")
+		return
+	}
+	dir, err := os.MkdirTemp("", "esbench-loadgen-")
+	if err != nil {
+		fatalf("loadgen: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "commerce")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/commerce").CombinedOutput(); err != nil {
+		fatalf("loadgen: build commerce: %v\n%s", err, out)
+	}
+	for _, split := range []bool{false, true} {
+		name := "allinone"
+		if split {
+			name = "split"
+		}
+		for _, n := range []int{shoppers, max(1, shoppers/4)} {
+			env, cleanup := lgEnvironment(ctx, pgURL, redisURL, amqpURL)
+			stop := lgServe(ctx, bin, dir, env, split)
+			out := lgRun(ctx, bin, env, n, dur)
+			stop()
+			cleanup()
+			orders, p99 := lgParse(out)
+			fmt.Printf("loadgen_%s_%dshoppers %s orders/s webhook_to_order_p99=%s\n", name, n, orders, p99)
+		}
+	}
+}
+
+// lgEnvironment makes a database, an empty Redis database and a vhost for
+// one run and returns the engine's environment and what removes them.
+func lgEnvironment(ctx context.Context, pgURL, redisURL, amqpURL string) ([]string, func()) {
+	suffix := fmt.Sprintf("%08x", rand.Uint32())
+	db := "esbench_lg_" + suffix
+	conn, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		fatalf("loadgen: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		fatalf("loadgen: create database: %v", err)
+	}
+	_ = conn.Close(ctx)
+	pu, _ := url.Parse(pgURL)
+	pu.Path = "/" + db
+	ru, err := url.Parse(redisURL)
+	if err != nil {
+		fatalf("loadgen: -redis: %v", err)
+	}
+	ru.Path = "/14"
+	opts, _ := redis.ParseURL(ru.String())
+	rc := redis.NewClient(opts)
+	if n, err := rc.DBSize(ctx).Result(); err != nil || n != 0 {
+		fatalf("loadgen: Redis database 14 of %s must be empty (%d keys, %v)", ru.Host, n, err)
+	}
+	vhost := "esbench_lg_" + suffix
+	for _, args := range [][]string{{"add_vhost", vhost}, {"set_permissions", "-p", vhost, lgUser(amqpURL), ".*", ".*", ".*"}} {
+		if out, err := exec.CommandContext(ctx, "rabbitmqctl", args...).CombinedOutput(); err != nil {
+			fatalf("loadgen: rabbitmqctl %v: %v\n%s", args, err, out)
+		}
+	}
+	au, _ := url.Parse(amqpURL)
+	au.Path = "/" + vhost
+	cleanup := func() {
+		bg := context.Background()
+		_ = exec.Command("rabbitmqctl", "delete_vhost", vhost).Run()
+		_ = rc.FlushDB(bg).Err()
+		_ = rc.Close()
+		if c, err := pgx.Connect(bg, pgURL); err == nil {
+			_, _ = c.Exec(bg, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
+			_ = c.Close(bg)
+		}
+	}
+	cleanups = append(cleanups, cleanup)
+	return []string{
+		"COMMERCE_EVENTSTORE_URL=" + pu.String(), "COMMERCE_READMODEL_URL=" + pu.String(),
+		"COMMERCE_REDIS_URL=" + ru.String(), "COMMERCE_AMQP_URL=" + au.String(),
+		"COMMERCE_JWT_SECRET=" + strings.Repeat("e", 32), "COMMERCE_LOG_LEVEL=warn",
+		"COMMERCE_ADMIN_EMAIL=" + lgAdminEmail, "COMMERCE_ADMIN_PASSWORD=" + lgAdminPassword,
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+	}, cleanup
+}
+
+func lgUser(amqpURL string) string {
+	if u, err := url.Parse(amqpURL); err == nil && u.User != nil {
+		return u.User.Username()
+	}
+	return "guest"
+}
+
+// lgServe starts the engine: one process with every role, or one per role
+// (two saga workers) with the consumers before the relay. It returns what
+// stops them; the api process listens on lgPort.
+func lgServe(ctx context.Context, bin, dir string, env []string, split bool) func() {
+	roles := [][]string{{"api,projector,saga,notifier,relay"}}
+	if split {
+		roles = [][]string{{"saga"}, {"saga"}, {"projector"}, {"notifier"}, {"api"}, {"relay"}}
+	}
+	var procs []*exec.Cmd
+	for i, r := range roles {
+		addr := "127.0.0.1:0"
+		if strings.Contains(r[0], "api") {
+			addr = lgAddr
+		}
+		cmd := exec.CommandContext(ctx, bin, "serve", "-roles", r[0], "-http-addr", addr, "-data-dir", filepath.Join(dir, fmt.Sprint("data", i)))
+		cmd.Env = env
+		var logs bytes.Buffer
+		cmd.Stderr = &logs
+		if err := cmd.Start(); err != nil {
+			fatalf("loadgen: start %v: %v", r, err)
+		}
+		procs = append(procs, cmd)
+		time.Sleep(time.Second) // consumers declare their queues before the relay publishes
+	}
+	stop := func() {
+		for _, p := range procs {
+			_ = p.Process.Signal(os.Interrupt)
+		}
+		for _, p := range procs {
+			_ = p.Wait()
+		}
+	}
+	cleanups = append(cleanups, stop)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + lgAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return stop
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			fatalf("loadgen: the engine is not ready on %s after 60 s", lgAddr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// lgAddr is where the api process listens.
+var lgAddr = func() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:18099"
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}()
+
+func lgRun(ctx context.Context, bin string, env []string, shoppers int, dur time.Duration) string {
+	cmd := exec.CommandContext(ctx, bin, "loadgen", "-url", "http://"+lgAddr, "-shoppers", fmt.Sprint(shoppers),
+		"-duration", dur.String(), "-products", "50")
+	cmd.Env = env
+	var out, progress bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &progress
+	if err := cmd.Run(); err != nil {
+		fatalf("loadgen: %v\n%s\n%s", err, out.String(), progress.String())
+	}
+	log.Printf("loadgen, %d shoppers:\n%s", shoppers, out.String())
+	return out.String()
+}
+
+var (
+	lgOrders = regexp.MustCompile(`orders \d+ in [^:]+: ([0-9.]+) orders/s`)
+	lgP99    = regexp.MustCompile(`webhook_to_order_visible\s+n=\d+\s+p50 \S+\s+p95 \S+\s+p99 (\S+)`)
+)
+
+func lgParse(out string) (orders, p99 string) {
+	orders, p99 = "?", "?"
+	if m := lgOrders.FindStringSubmatch(out); m != nil {
+		orders = m[1]
+	}
+	if m := lgP99.FindStringSubmatch(out); m != nil {
+		p99 = m[1]
+	}
+	return orders, p99
+}
