@@ -145,6 +145,14 @@ func (errNotCaughtUp) RetryAfter() time.Duration { return time.Second }
 // waitFor holds a request until position() reaches X-Min-Position, at most
 // MaxWait; then it answers 503 with Retry-After.
 func (a *API) waitFor(position func(context.Context) (eventstore.Position, error)) gin.HandlerFunc {
+	return WaitFor(position, a.MaxWait)
+}
+
+// WaitFor is X-Min-Position for any reader that knows how far the log has
+// reached it (a read model, the relay): it holds the request until
+// position() reaches the header's value, at most wait (DefaultMaxWait when
+// zero), then answers 503 with Retry-After; a malformed header is a 400.
+func WaitFor(position func(context.Context) (eventstore.Position, error), wait time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		raw := c.GetHeader(HeaderMinPosition)
 		if raw == "" {
@@ -157,7 +165,6 @@ func (a *API) waitFor(position func(context.Context) (eventstore.Position, error
 			c.Abort()
 			return
 		}
-		wait := a.MaxWait
 		if wait <= 0 {
 			wait = DefaultMaxWait
 		}

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/internal/testsvc"
 	"github.com/commerce-engine/commerce/payments"
@@ -86,36 +84,7 @@ func checkoutSetups() []struct {
 
 // deleteDeclared stops the engine and deletes every exchange and queue its
 // bus declared, so the broker is left as the test found it.
-func deleteDeclared(t *testing.T, amqpURL string, m *Main) {
-	_ = m.Close()
-	if m.checkout == nil || m.checkout.bus == nil {
-		return
-	}
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Errorf("clean up RabbitMQ: %v", err)
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Errorf("clean up RabbitMQ: %v", err)
-		return
-	}
-	exchanges, queues := m.checkout.bus.Declared()
-	for _, q := range queues {
-		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
-			t.Errorf("delete queue %s: %v", q, err)
-			return
-		}
-	}
-	for _, e := range exchanges {
-		if err := ch.ExchangeDelete(e, false, false); err != nil {
-			t.Errorf("delete exchange %s: %v", e, err)
-			return
-		}
-	}
-}
+func deleteDeclared(t *testing.T, amqpURL string, m *Main) { deleteShared(t, amqpURL, []*Main{m}) }
 
 type intentAnswer struct {
 	CheckoutID   string      `json:"checkout_id"`

@@ -24,6 +24,7 @@ import (
 	"github.com/commerce-engine/commerce/messaging"
 	"github.com/commerce-engine/commerce/notify"
 	"github.com/commerce-engine/commerce/payments"
+	"github.com/commerce-engine/commerce/readapi"
 )
 
 // Consumer and checkpoint names: each is a durable identity (a RabbitMQ
@@ -266,8 +267,11 @@ func (cs *checkoutSide) mount(authn, idem gin.HandlerFunc) func(gin.IRouter) {
 			r.GET(liveRoute, authn, live.Handler(cs.hub, live.DefaultHeartbeat))
 		}
 		admin := r.Group("/api/v1/admin", authn, auth.RequireRole(auth.Admin))
-		admin.GET("/messages/poisoned", cs.listPoisoned)
-		admin.GET("/notifications", cs.listNotifications)
+		// What consumers record follows the relay: X-Min-Position waits
+		// for the relay to have published that far.
+		relayed := readapi.WaitFor(func(context.Context) (eventstore.Position, error) { return cs.relay.Position(), nil }, 0)
+		admin.GET("/messages/poisoned", relayed, cs.listPoisoned)
+		admin.GET("/notifications", relayed, cs.listNotifications)
 		admin.POST("/messages/poisoned/:id/redrive", idem, cs.redrive)
 	}
 }
@@ -286,25 +290,9 @@ type poisonedView struct {
 
 // listPoisoned lists the messages a consumer gave up on, newest first.
 func (cs *checkoutSide) listPoisoned(c *gin.Context) {
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			httpedge.WriteError(c, apperr.Invalid("invalid limit", apperr.Field("limit", "must be 1..1000")))
-			return
-		}
-		limit = n
-	}
-	if v := c.GetHeader(httpedge.HeaderMinPosition); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			httpedge.WriteError(c, apperr.Invalid("invalid "+httpedge.HeaderMinPosition, apperr.Field(httpedge.HeaderMinPosition, "must be a non-negative integer")))
-			return
-		}
-		if !cs.waitRelayed(c.Request.Context(), eventstore.Position(n)) {
-			httpedge.WriteError(c, apperr.Unavailable("the relay has not published that position yet", nil))
-			return
-		}
+	limit, ok := queryLimit(c)
+	if !ok {
+		return
 	}
 	list, err := cs.poison.List(c.Request.Context(), limit)
 	if err != nil {
@@ -319,17 +307,19 @@ func (cs *checkoutSide) listPoisoned(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
-// waitRelayed waits up to 5 s for the relay to publish position p: the
-// poisoned list then includes any message of p's event that failed.
-func (cs *checkoutSide) waitRelayed(ctx context.Context, p eventstore.Position) bool {
-	deadline := time.Now().Add(5 * time.Second)
-	for cs.relay.Position() < p {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
+// queryLimit reads the admin lists' limit (1..1000, default 100); a bad one
+// has been answered with a 400 when ok is false.
+func queryLimit(c *gin.Context) (limit int, ok bool) {
+	v := c.Query("limit")
+	if v == "" {
+		return 100, true
 	}
-	return true
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		httpedge.WriteError(c, apperr.Invalid("invalid limit", apperr.Field("limit", "must be 1..1000")))
+		return 0, false
+	}
+	return n, true
 }
 
 // redrive hands a poisoned message back to the consumer that failed it.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/commerce-engine/commerce/apperr"
 	"github.com/commerce-engine/commerce/commands"
-	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/notify"
 )
@@ -96,30 +94,14 @@ var notificationNamespace = uuid.MustParse("3b0e5c7a-9f5d-4a41-8d2e-6f4c1b2a9e77
 
 // listNotifications answers GET /api/v1/admin/notifications.
 func (cs *checkoutSide) listNotifications(c *gin.Context) {
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			httpedge.WriteError(c, apperr.Invalid("invalid limit", apperr.Field("limit", "must be 1..1000")))
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(c)
+	if !ok {
+		return
 	}
 	to := c.Query("to")
 	if len(to) > 320 {
 		httpedge.WriteError(c, apperr.Invalid("invalid to", apperr.Field("to", "at most 320 bytes")))
 		return
-	}
-	if v := c.GetHeader(httpedge.HeaderMinPosition); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			httpedge.WriteError(c, apperr.Invalid("invalid "+httpedge.HeaderMinPosition, apperr.Field(httpedge.HeaderMinPosition, "must be a non-negative integer")))
-			return
-		}
-		if !cs.waitRelayed(c.Request.Context(), eventstore.Position(n)) {
-			httpedge.WriteError(c, apperr.Unavailable("the relay has not published that position yet", nil))
-			return
-		}
 	}
 	list, err := cs.notifications.List(c.Request.Context(), to, limit)
 	if err != nil {
