@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,8 +105,20 @@ func mustAppend(t *testing.T, s eventstore.Store, stream string, exp eventstore.
 	if err != nil {
 		t.Fatalf("append to %s: %v", stream, err)
 	}
+	for {
+		prev, _ := appended.LoadOrStore(s, res.LastPosition)
+		if prev.(eventstore.Position) >= res.LastPosition || appended.CompareAndSwap(s, prev, res.LastPosition) {
+			break
+		}
+	}
 	return res
 }
+
+// appended is, per store, the last position mustAppend wrote: readAll waits
+// until $all shows it. A store may withhold committed events while older
+// transactions are still open (PostgreSQL's horizon is cluster-wide, and
+// other tests write meanwhile); that delay is allowed, a gap is not.
+var appended sync.Map
 
 func readStream(t *testing.T, s eventstore.Store, stream string) []eventstore.Event {
 	t.Helper()
@@ -117,6 +130,20 @@ func readStream(t *testing.T, s eventstore.Store, stream string) []eventstore.Ev
 }
 
 func readAll(t *testing.T, s eventstore.Store) []eventstore.Event {
+	t.Helper()
+	want, _ := appended.Load(s)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := readAllOnce(t, s)
+		reached := want == nil || len(out) > 0 && out[len(out)-1].Position >= want.(eventstore.Position)
+		if reached || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func readAllOnce(t *testing.T, s eventstore.Store) []eventstore.Event {
 	t.Helper()
 	var out []eventstore.Event
 	after := eventstore.Position(0)
