@@ -195,7 +195,7 @@ func testIdempotentRetry(t *testing.T, open Opener) {
 	}
 }
 
-func testIdempotencyConflict(t *testing.T, open Opener) {
+func testIdempotencyConflict(t *testing.T, open Opener, byRetryOnly bool) {
 	s := open(t)
 	evs := []eventstore.EventData{NewEvent("test.happened", `{"n":1}`), NewEvent("test.happened", `{"n":2}`)}
 	mustAppend(t, s, "idem-2", eventstore.NoStream, evs...)
@@ -218,6 +218,9 @@ func testIdempotencyConflict(t *testing.T, open Opener) {
 	}
 	for name, tc := range cases {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
+			if byRetryOnly && (name == "ids reused in another stream" || name == "new id then a reused one") {
+				t.Skip("this store's server recognises reused ids only in a retry of an earlier append (Options.IdempotencyByRetryOnly)")
+			}
 			_, err := s.Append(ctxT(t), tc.stream, eventstore.Any, tc.events...)
 			if !errors.Is(err, eventstore.ErrIdempotencyConflict) {
 				t.Fatalf("got %v, want ErrIdempotencyConflict", err)
