@@ -1,0 +1,418 @@
+package esdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/kurrent-io/KurrentDB-Client-Go/kurrentdb"
+
+	"github.com/commerce-engine/commerce/eventstore"
+)
+
+// Config says which server to use and how to share it.
+type Config struct {
+	// URL is the client's connection string: esdb://, kurrentdb:// (and the
+	// client's other schemes), e.g. "kurrentdb://127.0.0.1:2113?tls=false".
+	URL string
+	// Namespace prefixes every stream name, so that several shops or test
+	// runs can share one server; reads of $all see only their own streams.
+	// Empty for a server of its own.
+	Namespace string
+	// Logger receives the client's own log lines (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// Store is the EventStoreDB / KurrentDB event store; it implements
+// eventstore.Store.
+type Store struct {
+	client *kurrentdb.Client
+	ns     string
+	log    *slog.Logger
+	closed atomic.Bool
+	// readPage is how many $all events one server read fetches while
+	// filtering here (the client's $all reads take no server-side filter).
+	readPage uint64
+}
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Open parses cfg.URL and makes a client; the client connects lazily, so an
+// unreachable server shows on the first call, not here.
+func Open(cfg Config) (*Store, error) {
+	conf, err := kurrentdb.ParseConnectionString(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("esdb: connection string: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "esdb")
+	conf.Logger = func(level kurrentdb.LogLevel, format string, args ...any) {
+		l := slog.LevelDebug
+		switch level {
+		case kurrentdb.LogWarn:
+			l = slog.LevelWarn
+		case kurrentdb.LogError:
+			l = slog.LevelError
+		}
+		log.Log(context.Background(), l, fmt.Sprintf(format, args...))
+	}
+	client, err := kurrentdb.NewClient(conf)
+	if err != nil {
+		return nil, fmt.Errorf("esdb: client: %w", err)
+	}
+	return &Store{client: client, ns: cfg.Namespace, log: log, readPage: 1000}, nil
+}
+
+// Client is the underlying client, for what the eventstore contract does not
+// cover (stream subscriptions with the client's own types, admin calls).
+func (s *Store) Client() *kurrentdb.Client { return s.client }
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if s.closed.Load() {
+		return eventstore.AppendResult{}, eventstore.ErrClosed
+	}
+	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: %w", stream, err)
+	}
+	proposed := make([]kurrentdb.EventData, len(events))
+	for i, e := range events {
+		d, err := toEventData(e)
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		proposed[i] = d
+	}
+	res, err := s.client.AppendToStream(ctx, s.ns+stream, kurrentdb.AppendToStreamOptions{StreamState: streamState(expected)}, proposed...)
+	switch {
+	case err == nil && (res.CommitPosition != 0 || res.PreparePosition != 0):
+		return s.written(ctx, stream, len(events), res)
+	case err == nil:
+		// Success without a position: the server recognised the ids as an
+		// earlier write and wrote nothing.
+		return s.settleRetry(ctx, stream, expected, events, nil)
+	case errorCode(err) == kurrentdb.ErrorCodeWrongExpectedVersion:
+		return s.settleRetry(ctx, stream, expected, events, err)
+	case ctx.Err() != nil:
+		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: %w", stream, ctx.Err())
+	default:
+		// The server refused for another reason (its idempotency check found
+		// part of the ids, say) or the answer was lost: what the stream holds
+		// now tells which.
+		res, serr := s.settleRetry(ctx, stream, expected, events, err)
+		if serr != nil && !errors.Is(serr, eventstore.ErrIdempotencyConflict) {
+			return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: %w", stream, err)
+		}
+		return res, serr
+	}
+}
+
+// written reports a fresh write. The server answers with the last event's
+// position only, so a write of several events reads back the first one's.
+func (s *Store) written(ctx context.Context, stream string, n int, res *kurrentdb.WriteResult) (eventstore.AppendResult, error) {
+	last, err := toPosition(kurrentdb.Position{Commit: res.CommitPosition, Prepare: res.PreparePosition})
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	out := eventstore.AppendResult{NextExpectedVersion: versionOf(res.NextExpectedVersion), FirstPosition: last, LastPosition: last}
+	if n == 1 {
+		return out, nil
+	}
+	first, err := s.readStream(ctx, stream, kurrentdb.ReadStreamOptions{Direction: kurrentdb.Forwards, From: kurrentdb.Revision(res.NextExpectedVersion - uint64(n-1))}, 1)
+	if err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: written, reading its first position: %w", stream, err)
+	}
+	if len(first) != 1 {
+		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: written, but its first event does not read back", stream)
+	}
+	out.FirstPosition = first[0].Position
+	return out, nil
+}
+
+// settleRetry decides an append the server did not simply write: if the
+// stream holds every proposed id, consecutively, in order and with the same
+// content, it was a retry and reports where they are; if it holds some of
+// them otherwise, ErrIdempotencyConflict; if none, cause stands (a wrong
+// expected version becomes *WrongExpectedVersionError with the actual one).
+func (s *Store) settleRetry(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData, cause error) (eventstore.AppendResult, error) {
+	recorded, err := s.readWholeStream(ctx, stream)
+	if err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: reading the stream to settle a retry: %w", stream, err)
+	}
+	at := make(map[[16]byte]int, len(recorded))
+	for i, e := range recorded {
+		at[e.ID] = i
+	}
+	found := 0
+	for _, e := range events {
+		if _, ok := at[e.ID]; ok {
+			found++
+		}
+	}
+	current := int64(len(recorded))
+	switch {
+	case found == len(events):
+		first := at[events[0].ID]
+		for i, e := range events {
+			if first+i >= len(recorded) || !sameContent(recorded[first+i], e) {
+				return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, eventstore.ErrIdempotencyConflict)
+			}
+		}
+		return eventstore.AppendResult{
+			NextExpectedVersion: current,
+			FirstPosition:       recorded[first].Position,
+			LastPosition:        recorded[first+len(events)-1].Position,
+		}, nil
+	case found > 0:
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, eventstore.ErrIdempotencyConflict)
+	case cause == nil:
+		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: the server reported a retry but the stream holds none of its ids", stream)
+	case errorCode(cause) == kurrentdb.ErrorCodeWrongExpectedVersion:
+		return eventstore.AppendResult{}, &eventstore.WrongExpectedVersionError{Stream: stream, Expected: expected, Actual: current}
+	default:
+		return eventstore.AppendResult{}, cause
+	}
+}
+
+// readWholeStream reads every event of stream in version order.
+func (s *Store) readWholeStream(ctx context.Context, stream string) ([]eventstore.Event, error) {
+	var out []eventstore.Event
+	from := kurrentdb.StreamPosition(kurrentdb.Start{})
+	for {
+		page, err := s.readStream(ctx, stream, kurrentdb.ReadStreamOptions{Direction: kurrentdb.Forwards, From: from}, eventstore.MaxReadLimit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < eventstore.MaxReadLimit {
+			return out, nil
+		}
+		from = kurrentdb.Revision(uint64(page[len(page)-1].Version)) // next revision = version
+	}
+}
+
+// ReadStream implements eventstore.Store.
+func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.ReadStreamOptions) ([]eventstore.Event, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	if err := eventstore.ValidateStreamID(stream); err != nil {
+		return nil, err
+	}
+	limit, err := eventstore.ValidateLimit(opts.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if opts.From < 0 {
+		return nil, &eventstore.ValidationError{Field: "from", Reason: "is negative"}
+	}
+	ro := kurrentdb.ReadStreamOptions{}
+	switch opts.Direction {
+	case eventstore.Forwards:
+		ro.Direction, ro.From = kurrentdb.Forwards, kurrentdb.Start{}
+	case eventstore.Backwards:
+		ro.Direction, ro.From = kurrentdb.Backwards, kurrentdb.End{}
+	default:
+		return nil, &eventstore.ValidationError{Field: "direction", Reason: fmt.Sprintf("%d is neither Forwards nor Backwards", opts.Direction)}
+	}
+	if opts.From > 0 {
+		ro.From = kurrentdb.Revision(uint64(opts.From - 1))
+	}
+	evs, err := s.readStream(ctx, stream, ro, uint64(limit))
+	if err != nil {
+		return nil, fmt.Errorf("esdb: read %s: %w", stream, ctxErr(ctx, err))
+	}
+	return evs, nil
+}
+
+// readStream reads one page of a stream; a missing stream is empty.
+func (s *Store) readStream(ctx context.Context, stream string, opts kurrentdb.ReadStreamOptions, count uint64) ([]eventstore.Event, error) {
+	rs, err := s.client.ReadStream(ctx, s.ns+stream, opts, count)
+	if err != nil {
+		if errorCode(err) == kurrentdb.ErrorCodeResourceNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer rs.Close()
+	var out []eventstore.Event
+	for {
+		re, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			if errorCode(err) == kurrentdb.ErrorCodeResourceNotFound {
+				return nil, nil
+			}
+			return nil, err
+		}
+		e, ok, err := fromRecorded(s.ns, re.OriginalEvent())
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, e)
+		}
+	}
+}
+
+// ReadAll implements eventstore.Store. The client's $all reads take no
+// filter, so pages of $all are filtered here; the server returns only
+// committed events in log order, so every page is a stable prefix.
+func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) ([]eventstore.Event, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	limit, err := eventstore.ValidateLimit(opts.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if opts.After < 0 {
+		return nil, &eventstore.ValidationError{Field: "after", Reason: "is negative"}
+	}
+	from := kurrentdb.AllPosition(kurrentdb.Start{})
+	var seen *kurrentdb.Position // records up to it are already read
+	if opts.After > 0 {
+		p := fromPosition(opts.After)
+		from, seen = p, &p
+	}
+	var out []eventstore.Event
+	for {
+		rs, err := s.client.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Forwards, From: from}, s.readPage)
+		if err != nil {
+			return nil, fmt.Errorf("esdb: read $all: %w", ctxErr(ctx, err))
+		}
+		var n uint64
+		for {
+			re, err := rs.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("esdb: read $all: %w", ctxErr(ctx, err))
+			}
+			n++
+			r := re.OriginalEvent()
+			if r == nil || seen != nil && !after(r.Position, *seen) {
+				continue
+			}
+			p := r.Position
+			seen = &p
+			e, ok, err := fromRecorded(s.ns, r)
+			if err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("esdb: read $all: %w", ctxErr(ctx, err))
+			}
+			if ok && opts.Filter.Match(e) {
+				out = append(out, e)
+				if len(out) == limit {
+					rs.Close()
+					return out, nil
+				}
+			}
+		}
+		rs.Close()
+		if n < s.readPage || seen == nil {
+			return out, nil
+		}
+		from = *seen
+	}
+}
+
+// after orders $all positions as the server does: by commit, then prepare.
+func after(a, b kurrentdb.Position) bool {
+	return a.Commit > b.Commit || a.Commit == b.Commit && a.Prepare > b.Prepare
+}
+
+// Head implements eventstore.Store: the position of the namespace's last
+// event, found by reading $all backwards (with a namespace on a shared
+// server, as far back as that event is).
+func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
+	if s.closed.Load() {
+		return 0, eventstore.ErrClosed
+	}
+	from := kurrentdb.AllPosition(kurrentdb.End{})
+	for {
+		rs, err := s.client.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Backwards, From: from}, s.readPage)
+		if err != nil {
+			return 0, fmt.Errorf("esdb: head: %w", ctxErr(ctx, err))
+		}
+		var n uint64
+		var oldest *kurrentdb.Position
+		for {
+			re, err := rs.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				rs.Close()
+				return 0, fmt.Errorf("esdb: head: %w", ctxErr(ctx, err))
+			}
+			n++
+			r := re.OriginalEvent()
+			if r == nil {
+				continue
+			}
+			p := r.Position
+			oldest = &p
+			e, ok, err := fromRecorded(s.ns, r)
+			if err != nil {
+				rs.Close()
+				return 0, fmt.Errorf("esdb: head: %w", ctxErr(ctx, err))
+			}
+			if ok {
+				rs.Close()
+				return e.Position, nil
+			}
+		}
+		rs.Close()
+		if n < s.readPage || oldest == nil {
+			return 0, nil
+		}
+		from = *oldest
+	}
+}
+
+// Close implements eventstore.Store.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.client.Close()
+}
+
+// Ping checks that the server answers a read, for readiness checks.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return eventstore.ErrClosed
+	}
+	rs, err := s.client.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Backwards, From: kurrentdb.End{}}, 1)
+	if err != nil {
+		return fmt.Errorf("esdb: ping: %w", err)
+	}
+	defer rs.Close()
+	if _, err := rs.Recv(); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("esdb: ping: %w", err)
+	}
+	return nil
+}
+
+// ctxErr prefers the context's own error: the client reports a cancelled
+// call as one of its own errors, and callers branch on context.Canceled.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}

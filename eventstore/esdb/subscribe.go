@@ -1,0 +1,146 @@
+package esdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kurrent-io/KurrentDB-Client-Go/kurrentdb"
+
+	"github.com/commerce-engine/commerce/eventstore"
+)
+
+// Reconnect bounds the wait between a dropped subscription and the next
+// attempt; it doubles from Min to Max while the server stays away.
+var Reconnect = struct{ Min, Max time.Duration }{Min: 50 * time.Millisecond, Max: 5 * time.Second}
+
+// errHandler marks an error returned by the subscriber's own function, which
+// ends the subscription instead of reconnecting.
+type errHandler struct{ err error }
+
+func (e errHandler) Error() string { return e.err.Error() }
+func (e errHandler) Unwrap() error { return e.err }
+
+// Subscribe implements eventstore.Store with a catch-up subscription to $all,
+// filtered at the server (see serverFilter). A dropped subscription is made
+// again from the last event delivered, so nothing is skipped or repeated.
+func (s *Store) Subscribe(ctx context.Context, opts eventstore.SubscribeOptions, fn func(eventstore.Event) error) error {
+	if s.closed.Load() {
+		return eventstore.ErrClosed
+	}
+	if _, err := eventstore.ValidateLimit(opts.BatchSize); err != nil {
+		return err
+	}
+	if opts.After < 0 {
+		return &eventstore.ValidationError{Field: "after", Reason: "is negative"}
+	}
+	last := opts.After
+	return s.resubscribe(ctx, "$all", func() (*kurrentdb.Subscription, error) {
+		from := kurrentdb.AllPosition(kurrentdb.Start{})
+		if last > 0 {
+			from = fromPosition(last)
+		}
+		return s.client.SubscribeToAll(ctx, kurrentdb.SubscribeToAllOptions{From: from, Filter: serverFilter(s.ns, opts.Filter)})
+	}, func(r *kurrentdb.RecordedEvent) error {
+		e, ok, err := fromRecorded(s.ns, r)
+		if err != nil || !ok || e.Position <= last {
+			return err
+		}
+		last = e.Position
+		if !opts.Filter.Match(e) {
+			return nil
+		}
+		if err := fn(e); err != nil {
+			return errHandler{err}
+		}
+		return nil
+	})
+}
+
+// SubscribeStream follows one stream from after its version afterVersion (0:
+// from its start), catching up and then live, with the same reconnection as
+// Subscribe. fn runs on the caller's goroutine; it ends as Subscribe does.
+func (s *Store) SubscribeStream(ctx context.Context, stream string, afterVersion int64, fn func(eventstore.Event) error) error {
+	if s.closed.Load() {
+		return eventstore.ErrClosed
+	}
+	if err := eventstore.ValidateStreamID(stream); err != nil {
+		return err
+	}
+	if afterVersion < 0 {
+		return &eventstore.ValidationError{Field: "after_version", Reason: "is negative"}
+	}
+	last := afterVersion
+	return s.resubscribe(ctx, stream, func() (*kurrentdb.Subscription, error) {
+		from := kurrentdb.StreamPosition(kurrentdb.Start{})
+		if last > 0 {
+			from = kurrentdb.Revision(uint64(last - 1))
+		}
+		return s.client.SubscribeToStream(ctx, s.ns+stream, kurrentdb.SubscribeToStreamOptions{From: from})
+	}, func(r *kurrentdb.RecordedEvent) error {
+		e, ok, err := fromRecorded(s.ns, r)
+		if err != nil || !ok || e.Version <= last {
+			return err
+		}
+		last = e.Version
+		if err := fn(e); err != nil {
+			return errHandler{err}
+		}
+		return nil
+	})
+}
+
+// resubscribe runs subscriptions made by open until ctx ends, the handler
+// fails or an event cannot be mapped; a dropped or refused subscription is
+// opened again after a backoff (open resumes from what was delivered).
+func (s *Store) resubscribe(ctx context.Context, what string, open func() (*kurrentdb.Subscription, error), handle func(*kurrentdb.RecordedEvent) error) error {
+	delay := Reconnect.Min
+	for {
+		sub, err := open()
+		if err == nil {
+			delay = Reconnect.Min
+			err = s.drain(sub, handle)
+			sub.Close()
+			var he errHandler
+			if errors.As(err, &he) {
+				return he.err
+			}
+			if errors.Is(err, ErrLegacyPosition) {
+				return err
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if s.closed.Load() {
+			return eventstore.ErrClosed
+		}
+		s.log.Warn("subscription dropped, resubscribing", "subscription", what, "error", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, Reconnect.Max)
+	}
+}
+
+// drain hands every event of sub to handle until the subscription drops
+// (returned as an error) or handle fails.
+func (s *Store) drain(sub *kurrentdb.Subscription, handle func(*kurrentdb.RecordedEvent) error) error {
+	for {
+		ev := sub.Recv()
+		switch {
+		case ev.SubscriptionDropped != nil:
+			if ev.SubscriptionDropped.Error == nil {
+				return errors.New("subscription dropped")
+			}
+			return fmt.Errorf("subscription dropped: %w", ev.SubscriptionDropped.Error)
+		case ev.EventAppeared != nil:
+			if err := handle(ev.EventAppeared.OriginalEvent()); err != nil {
+				return err
+			}
+		}
+	}
+}
