@@ -12,7 +12,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Root runs the service commands directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build test race fuzz bench lint services up
+.PHONY: run build test test-esdb race fuzz bench lint services up
 
 ## run: serve on the embedded default (SQLite under ./data, http://localhost:8080)
 run:
@@ -25,6 +25,14 @@ build:
 ## test: every test; integration tests skip (with the reason) without their services
 test:
 	go test -timeout 30m ./...
+
+# The KurrentDB / EventStoreDB server test-esdb runs the conformance suite against
+# (`docker compose up -d kurrentdb` starts one on this address).
+COMMERCE_ESDB_URL ?= kurrentdb://127.0.0.1:2113?tls=false
+
+## test-esdb: the event store conformance suite and the adapter's tests against a KurrentDB/EventStoreDB server
+test-esdb:
+	COMMERCE_ESDB_URL='$(COMMERCE_ESDB_URL)' go test -count=1 -v ./eventstore/esdb/
 
 ## race: the race detector on the concurrent packages (needs gcc, unlike `make test`)
 race:

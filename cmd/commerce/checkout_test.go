@@ -52,34 +52,45 @@ func checkoutSetups() []struct {
 		}},
 		{"postgres+redis+rabbitmq+stripe-mock", func(t *testing.T) *checkoutRig {
 			cfg, opts := productionConfig(t)
-			cfg.CheckoutExpiry = 3 * time.Second
-			amqpURL := testsvc.AMQP(t)
-			u, err := url.Parse(amqpURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rig := &checkoutRig{amqp: newCutProxy(t, u.Host)}
-			u.Host = rig.amqp.ln.Addr().String()
-			cfg.AMQPURL = u.String()
-			mock, err := url.Parse(testsvc.StripeMock(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			rig.stripe = newCutProxy(t, mock.Host)
-			var b [16]byte
-			_, _ = rand.Read(b[:])
-			rig.secret = "whsec_" + hex.EncodeToString(b[:])
-			cfg.StripeSecretKey, cfg.StripeWebhookSecret = "sk_test_123", Secret(rig.secret)
-			cfg.StripeAPIBase = "http://" + rig.stripe.ln.Addr().String()
-			prefix := testsvc.UniqueName("co") + "."
-			opts = append(opts, func(m *Main) { m.amqpPrefix = prefix })
-			smtpAddr, api := testsvc.Mailpit(t)
-			cfg.SMTPURL, cfg.MailFrom, rig.mailpit = "smtp://"+smtpAddr, "shop@example.com", api
-			rig.srv = MustRun(t, cfg, opts...)
-			t.Cleanup(func() { deleteDeclared(t, amqpURL, rig.srv.Main) })
-			return rig
+			return productionRig(t, cfg, opts)
+		}},
+		{"kurrentdb-standin+postgres+redis+rabbitmq+stripe-mock", func(t *testing.T) *checkoutRig {
+			cfg, opts := kurrentConfig(t)
+			return productionRig(t, cfg, opts)
 		}},
 	}
+}
+
+// productionRig runs the engine on cfg with RabbitMQ and stripe-mock behind
+// proxies the test can cut, and Mailpit for emails.
+func productionRig(t *testing.T, cfg Config, opts []Option) *checkoutRig {
+	t.Helper()
+	cfg.CheckoutExpiry = 3 * time.Second
+	amqpURL := testsvc.AMQP(t)
+	u, err := url.Parse(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig := &checkoutRig{amqp: newCutProxy(t, u.Host)}
+	u.Host = rig.amqp.ln.Addr().String()
+	cfg.AMQPURL = u.String()
+	mock, err := url.Parse(testsvc.StripeMock(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig.stripe = newCutProxy(t, mock.Host)
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	rig.secret = "whsec_" + hex.EncodeToString(b[:])
+	cfg.StripeSecretKey, cfg.StripeWebhookSecret = "sk_test_123", Secret(rig.secret)
+	cfg.StripeAPIBase = "http://" + rig.stripe.ln.Addr().String()
+	prefix := testsvc.UniqueName("co") + "."
+	opts = append(opts, func(m *Main) { m.amqpPrefix = prefix })
+	smtpAddr, api := testsvc.Mailpit(t)
+	cfg.SMTPURL, cfg.MailFrom, rig.mailpit = "smtp://"+smtpAddr, "shop@example.com", api
+	rig.srv = MustRun(t, cfg, opts...)
+	t.Cleanup(func() { deleteDeclared(t, amqpURL, rig.srv.Main) })
+	return rig
 }
 
 // deleteDeclared stops the engine and deletes every exchange and queue its

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/commerce-engine/commerce/apperr"
 	"github.com/commerce-engine/commerce/auth"
@@ -85,11 +87,28 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 	cs.bus = bus
 	cs.closeFns = append(cs.closeFns, bus.Close)
 
-	var checkpoints messaging.Checkpoints
+	// Checkpoints, poisoned messages and the notification log live in
+	// PostgreSQL when there is one: next to the events, or with the read
+	// models when the events are in KurrentDB.
+	var shared *pgxpool.Pool
 	if pg, ok := store.(*postgres.Store); ok {
-		pc := &messaging.PostgresCheckpoints{Pool: pg.Pool(), Schema: m.schema}
-		ps := &messaging.PostgresPoisonStore{Pool: pg.Pool(), Schema: m.schema}
-		nl := &notify.PostgresLog{Pool: pg.Pool(), Schema: m.schema}
+		shared = pg.Pool()
+	} else if m.cfg.ReadModelURL != "" {
+		pool, err := readModelPool(ctx, m.cfg.ReadModelURL)
+		if err != nil {
+			return nil, cs.fail(err)
+		}
+		cs.closeFns = append(cs.closeFns, func() error { pool.Close(); return nil })
+		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{m.schema}.Sanitize()); err != nil {
+			return nil, cs.fail(fmt.Errorf("schema %s for relay checkpoints, poisoned messages and notifications: %w", m.schema, err))
+		}
+		shared = pool
+	}
+	var checkpoints messaging.Checkpoints
+	if shared != nil {
+		pc := &messaging.PostgresCheckpoints{Pool: shared, Schema: m.schema}
+		ps := &messaging.PostgresPoisonStore{Pool: shared, Schema: m.schema}
+		nl := &notify.PostgresLog{Pool: shared, Schema: m.schema}
 		if err := pc.Setup(ctx); err != nil {
 			return nil, cs.fail(fmt.Errorf("relay checkpoints: %w", err))
 		}

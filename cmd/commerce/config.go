@@ -25,8 +25,11 @@ type Config struct {
 	DataDir string
 	// EventStoreURL selects the event store (COMMERCE_EVENTSTORE_URL): empty
 	// for embedded SQLite, postgres:// for PostgreSQL, esdb:// or kurrentdb://
-	// for KurrentDB once it is built in.
+	// for KurrentDB / EventStoreDB.
 	EventStoreURL string
+	// EventStoreNamespace prefixes every stream name in KurrentDB
+	// (COMMERCE_EVENTSTORE_NAMESPACE), so several shops share one server.
+	EventStoreNamespace string
 	// ReadModelURL is the PostgreSQL database of the read models
 	// (COMMERCE_READMODEL_URL); empty keeps them in memory.
 	ReadModelURL string
@@ -184,6 +187,7 @@ const (
 	envHTTPAddr            = "COMMERCE_HTTP_ADDR"
 	envDataDir             = "COMMERCE_DATA_DIR"
 	envEventStoreURL       = "COMMERCE_EVENTSTORE_URL"
+	envEventStoreNamespace = "COMMERCE_EVENTSTORE_NAMESPACE"
 	envReadModelURL        = "COMMERCE_READMODEL_URL"
 	envRedisURL            = "COMMERCE_REDIS_URL"
 	envAnalystPassword     = "COMMERCE_ANALYST_PASSWORD"
@@ -225,8 +229,10 @@ var settings = []setting{
 		str(func(c *Config) *string { return &c.HTTPAddr })},
 	{envDataDir, "data-dir", "`directory` of the embedded stores (default \"./data\")",
 		str(func(c *Config) *string { return &c.DataDir })},
-	{envEventStoreURL, "eventstore-url", "event store `url`: empty for embedded SQLite, postgres://..., esdb://... (not built in yet)",
+	{envEventStoreURL, "eventstore-url", "event store `url`: empty for embedded SQLite, postgres://..., esdb://... or kurrentdb://...",
 		str(func(c *Config) *string { return &c.EventStoreURL })},
+	{envEventStoreNamespace, "eventstore-namespace", "`prefix` of every stream name in KurrentDB/EventStoreDB, to share a server (empty: none)",
+		str(func(c *Config) *string { return &c.EventStoreNamespace })},
 	{envReadModelURL, "readmodel-url", "PostgreSQL `url` of the read models (empty: in memory)",
 		str(func(c *Config) *string { return &c.ReadModelURL })},
 	{envAnalystPassword, "analyst-password", "`password` of the read-only commerce_analyst PostgreSQL role (needs the read models in PostgreSQL); prefer the environment",
@@ -438,6 +444,14 @@ func (c Config) Validate() error {
 		add(configErr(envDataDir, "is empty: give a directory for the embedded stores"))
 	}
 	add(validateURL(envEventStoreURL, c.EventStoreURL, append(slices.Clone(postgresSchemes), kurrentSchemes...), false))
+	if ns := c.EventStoreNamespace; ns != "" {
+		switch {
+		case c.eventStoreKind() != eventStoreKurrent:
+			add(configErr(envEventStoreNamespace, "applies only to a KurrentDB/EventStoreDB event store (esdb:// or kurrentdb:// in %s)", envEventStoreURL))
+		case strings.HasPrefix(ns, "$") || len(ns) > 64 || strings.ContainsFunc(ns, func(r rune) bool { return r <= ' ' || r > '~' }):
+			add(configErr(envEventStoreNamespace, "%q must be 1 to 64 printable ASCII characters without spaces, not starting with $", ns))
+		}
+	}
 	add(validateURL(envReadModelURL, c.ReadModelURL, postgresSchemes, false))
 	add(validateURL(envRedisURL, c.RedisURL, []string{"redis", "rediss", "unix"}, false))
 	add(validateURL(envAMQPURL, c.AMQPURL, []string{"amqp", "amqps"}, true))
@@ -489,8 +503,8 @@ func (c Config) Validate() error {
 	}
 	if c.SplitRoles() {
 		// The roles of other processes share the work through these.
-		if c.eventStoreKind() != eventStorePostgres {
-			add(configErr(envRoles, "runs only some roles: the others run in other processes, which share the events through %s (PostgreSQL)", envEventStoreURL))
+		if c.eventStoreKind() == eventStoreSQLite {
+			add(configErr(envRoles, "runs only some roles: the others run in other processes, which share the events through %s (PostgreSQL or KurrentDB)", envEventStoreURL))
 		}
 		for _, need := range []struct{ env, val string }{{envReadModelURL, c.ReadModelURL}, {envRedisURL, c.RedisURL}, {envAMQPURL, c.AMQPURL}} {
 			if need.val == "" {
@@ -607,6 +621,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("data_dir", c.DataDir),
 		slog.String("eventstore_url", redactURL(c.EventStoreURL)),
+		slog.String("eventstore_namespace", c.EventStoreNamespace),
 		slog.String("readmodel_url", redactURL(c.ReadModelURL)),
 		slog.String("redis_url", redactURL(c.RedisURL)),
 		slog.String("amqp_url", redactURL(c.AMQPURL)),

@@ -356,7 +356,7 @@ func TestRunRefusesWhatItCannotServe(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{"kurrentdb", func(c *Config) { c.EventStoreURL = "esdb://localhost:2113?tls=false" }, "not available yet in this build"},
+		{"kurrentdb down", func(c *Config) { c.EventStoreURL = "esdb://127.0.0.1:1?tls=false" }, "reach the KurrentDB/EventStoreDB event store"},
 		{"invalid config", func(c *Config) { c.Roles = []Role{"billing"} }, envRoles},
 		{"address in use", nil, envHTTPAddr},
 	}

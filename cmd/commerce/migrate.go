@@ -55,7 +55,7 @@ func migrateEventStore(ctx context.Context, cfg Config, schema string, log *slog
 		}
 		fmt.Fprintf(stdout, "event store: applied migrations %v to schema %q at %s\n", applied, schema, target)
 	case eventStoreKurrent:
-		return errKurrentNotBuilt
+		fmt.Fprintf(stdout, "event store: nothing to migrate: KurrentDB/EventStoreDB at %s keeps its own log\n", redactURL(cfg.EventStoreURL))
 	default:
 		fmt.Fprintf(stdout, "event store: nothing to migrate: the embedded SQLite store (%s is empty) sets itself up when it opens\n", envEventStoreURL)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/commerce-engine/commerce/eventstore/esdb/esdbstandin"
 	"github.com/commerce-engine/commerce/internal/testsvc"
 	"github.com/commerce-engine/commerce/projections/analytics"
 	pgproj "github.com/commerce-engine/commerce/projections/postgres"
@@ -45,6 +46,9 @@ func readSetups() []readSetup {
 		}},
 		{"postgres+redis", func(t *testing.T) (Config, []Option) {
 			return productionConfig(t)
+		}},
+		{"kurrentdb-standin+postgres+redis", func(t *testing.T) (Config, []Option) {
+			return kurrentConfig(t)
 		}},
 	}
 }
@@ -83,6 +87,20 @@ func productionConfig(t *testing.T) (Config, []Option) {
 		}
 	})
 	return cfg, []Option{opt}
+}
+
+// kurrentConfig is productionConfig with the events in KurrentDB: a real
+// server when COMMERCE_ESDB_URL is set (in a namespace of the test's own),
+// the in-process stand-in otherwise.
+func kurrentConfig(t *testing.T) (Config, []Option) {
+	t.Helper()
+	cfg, opts := productionConfig(t)
+	if url := os.Getenv("COMMERCE_ESDB_URL"); url != "" {
+		cfg.EventStoreURL, cfg.EventStoreNamespace = url, testsvc.UniqueName("t")+":"
+	} else {
+		cfg.EventStoreURL = esdbstandin.Start(t).URL()
+	}
+	return cfg, opts
 }
 
 // client calls a running engine as one user.

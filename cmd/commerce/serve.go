@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/eventstore/esdb"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
 	pgproj "github.com/commerce-engine/commerce/projections/postgres"
@@ -269,10 +270,6 @@ type pingStore interface {
 	Ping(ctx context.Context) error
 }
 
-// errKurrentNotBuilt answers an esdb:// or kurrentdb:// event store URL.
-var errKurrentNotBuilt = errors.New(envEventStoreURL + ": the KurrentDB/EventStoreDB event store (esdb://, kurrentdb://) is not available yet in this build; " +
-	"leave it empty for the embedded SQLite store or give a postgres:// URL")
-
 // openEventStore is the one switch from configuration to event store
 // adapter. For PostgreSQL it applies the migrations first.
 func (m *Main) openEventStore(ctx context.Context) (pingStore, error) {
@@ -291,7 +288,15 @@ func (m *Main) openEventStore(ctx context.Context) (pingStore, error) {
 		}
 		return s, nil
 	case eventStoreKurrent:
-		return nil, errKurrentNotBuilt
+		s, err := esdb.Open(esdb.Config{URL: m.cfg.EventStoreURL, Namespace: m.cfg.EventStoreNamespace, Logger: m.log})
+		if err != nil {
+			return nil, fmt.Errorf("open the KurrentDB/EventStoreDB event store at %s: %w", redactURL(m.cfg.EventStoreURL), err)
+		}
+		if err := s.Ping(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("reach the KurrentDB/EventStoreDB event store at %s: %w", redactURL(m.cfg.EventStoreURL), err)
+		}
+		return s, nil
 	default:
 		if err := os.MkdirAll(m.cfg.DataDir, 0o750); err != nil {
 			return nil, fmt.Errorf("%s: create %s: %w", envDataDir, m.cfg.DataDir, err)

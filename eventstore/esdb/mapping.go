@@ -198,17 +198,10 @@ func errorCode(err error) kurrentdb.ErrorCode {
 }
 
 // sameContent reports whether a recorded event is the retry of e: same id,
-// type, schema version, and semantically equal JSON data and metadata.
+// type and semantically equal JSON data. Metadata and schema version are not
+// compared, as in every adapter: a retry may carry a new trace id.
 func sameContent(got eventstore.Event, e eventstore.EventData) bool {
-	return got.ID == e.ID && got.Type == e.Type && got.SchemaVersion == e.SchemaVersion &&
-		jsonEqual(got.Data, e.Data) && jsonEqual(emptyObject(got.Metadata), emptyObject(e.Metadata))
-}
-
-func emptyObject(m json.RawMessage) json.RawMessage {
-	if t := bytes.TrimSpace(m); len(t) == 0 || bytes.Equal(t, []byte("null")) {
-		return json.RawMessage("{}")
-	}
-	return m
+	return got.ID == e.ID && got.Type == e.Type && jsonEqual(got.Data, e.Data)
 }
 
 func jsonEqual(a, b json.RawMessage) bool {
