@@ -81,6 +81,10 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API
 	// (COMMERCE_CORS_ORIGINS); empty allows none.
 	CORSOrigins []string
+	// DebugAddr serves Go's profiler (net/http/pprof) on a listener of its
+	// own (COMMERCE_DEBUG_ADDR), for profiling a running engine; empty (the
+	// default) serves none. Never on the public address.
+	DebugAddr string
 }
 
 // Role is one part of the engine a process can run; running several
@@ -206,6 +210,7 @@ const (
 	envShutdownTimeout     = "COMMERCE_SHUTDOWN_TIMEOUT"
 	envCheckoutExpiry      = "COMMERCE_CHECKOUT_EXPIRY"
 	envCORSOrigins         = "COMMERCE_CORS_ORIGINS"
+	envDebugAddr           = "COMMERCE_DEBUG_ADDR"
 )
 
 // setting binds one Config field to its environment variable and flag. set
@@ -308,6 +313,8 @@ var settings = []setting{
 			}
 			return nil
 		}},
+	{envDebugAddr, "debug-addr", "`address` of Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060 (default none); keep it off public interfaces",
+		str(func(c *Config) *string { return &c.DebugAddr })},
 }
 
 func settingFor(env string) setting {
@@ -440,6 +447,9 @@ func (c Config) Validate() error {
 		}
 	}
 	add(validateAddr(envHTTPAddr, c.HTTPAddr))
+	if c.DebugAddr != "" {
+		add(validateAddr(envDebugAddr, c.DebugAddr))
+	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		add(configErr(envDataDir, "is empty: give a directory for the embedded stores"))
 	}

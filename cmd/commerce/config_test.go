@@ -172,6 +172,7 @@ func TestBadValuesAreRefusedNamingTheVariable(t *testing.T) {
 		{"eventstore wrong scheme", map[string]string{envEventStoreURL: "mysql://u:" + pgPassword + "@db/x"}, envEventStoreURL, []string{pgPassword}},
 		{"eventstore key=value dsn", map[string]string{envEventStoreURL: "host=db password=" + pgPassword}, envEventStoreURL, []string{pgPassword}},
 		{"eventstore esdb without host", map[string]string{envEventStoreURL: "esdb://"}, envEventStoreURL, nil},
+		{"debug addr without port", map[string]string{envDebugAddr: "localhost"}, envDebugAddr, nil},
 		{"namespace without kurrentdb", map[string]string{envEventStoreNamespace: "shop1:"}, envEventStoreNamespace, nil},
 		{"namespace of the system's", map[string]string{envEventStoreURL: "kurrentdb://db:2113", envEventStoreNamespace: "$shop"}, envEventStoreNamespace, nil},
 		{"namespace with a space", map[string]string{envEventStoreURL: "kurrentdb://db:2113", envEventStoreNamespace: "shop 1"}, envEventStoreNamespace, nil},

@@ -505,3 +505,31 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatalf("after restart: %v %+v", err, events)
 	}
 }
+
+// TestProfilerOnlyOnItsOwnAddress: with COMMERCE_DEBUG_ADDR the profiler
+// answers there, and never on the public address.
+func TestProfilerOnlyOnItsOwnAddress(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	debug := ln.Addr().String()
+	ln.Close()
+	cfg := testConfig(t)
+	cfg.DebugAddr = debug
+	srv := MustRun(t, cfg)
+	for _, tc := range []struct {
+		url  string
+		want int
+	}{{"http://" + debug + "/debug/pprof/", http.StatusOK}, {srv.url + "/debug/pprof/", http.StatusNotFound}} {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Fatalf("GET %s: %d, want %d", tc.url, resp.StatusCode, tc.want)
+		}
+	}
+}

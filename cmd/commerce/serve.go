@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -191,6 +192,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	// Live streams would otherwise hold the graceful stop until its timeout.
 	srv.RegisterOnShutdown(cs.closeStreams)
+	if m.cfg.DebugAddr != "" {
+		stopDebug, err := m.serveDebug()
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 
 	m.mu.Lock()
 	m.addr, m.store, m.checkout = ln.Addr(), store, cs
@@ -219,6 +227,25 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.log.Info("stopped")
 	return err
+}
+
+// serveDebug serves Go's profiler on DebugAddr, a listener of its own so
+// that it is never reachable through the public address.
+func (m *Main) serveDebug() (stop func(), err error) {
+	ln, err := net.Listen("tcp", m.cfg.DebugAddr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envDebugAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	m.log.Info("serving the profiler", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // Ready is closed once Run has opened the store and bound the listener, so
