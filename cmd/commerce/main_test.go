@@ -425,7 +425,7 @@ func TestCommands(t *testing.T) {
 		{name: "extra argument", args: []string{"serve", "now"}, code: exitUsage, stderr: `unexpected argument "now"`},
 		{name: "bad env, secret hidden", args: []string{"serve"}, env: map[string]string{envJWTSecret: "tooshort-jwt"}, code: exitUsage, stderr: envJWTSecret, noStderr: "tooshort-jwt"},
 		{name: "migrate embedded", args: []string{"migrate"}, code: exitOK, stdout: "nothing to migrate"},
-		{name: "migrate kurrentdb", args: []string{"migrate"}, env: map[string]string{envEventStoreURL: "kurrentdb://localhost:2113"}, code: exitError, stderr: "not available yet"},
+		{name: "migrate kurrentdb", args: []string{"migrate"}, env: map[string]string{envEventStoreURL: "kurrentdb://localhost:2113"}, code: exitOK, stdout: "KurrentDB/EventStoreDB at kurrentdb://localhost:2113 keeps its own log"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
