@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/commerce-engine/commerce/eventstore/esdb"
 )
 
 // Config is everything the engine can be told at start. It is filled from
@@ -27,8 +29,9 @@ type Config struct {
 	// for embedded SQLite, postgres:// for PostgreSQL, esdb:// or kurrentdb://
 	// for KurrentDB / EventStoreDB.
 	EventStoreURL string
-	// EventStoreNamespace prefixes every stream name in KurrentDB
-	// (COMMERCE_EVENTSTORE_NAMESPACE), so several shops share one server.
+	// EventStoreNamespace prefixes every stream name in KurrentDB with
+	// "<namespace>:" (COMMERCE_EVENTSTORE_NAMESPACE), so several shops
+	// share one server.
 	EventStoreNamespace string
 	// ReadModelURL is the PostgreSQL database of the read models
 	// (COMMERCE_READMODEL_URL); empty keeps them in memory.
@@ -458,8 +461,8 @@ func (c Config) Validate() error {
 		switch {
 		case c.eventStoreKind() != eventStoreKurrent:
 			add(configErr(envEventStoreNamespace, "applies only to a KurrentDB/EventStoreDB event store (esdb:// or kurrentdb:// in %s)", envEventStoreURL))
-		case strings.HasPrefix(ns, "$") || len(ns) > 64 || strings.ContainsFunc(ns, func(r rune) bool { return r <= ' ' || r > '~' }):
-			add(configErr(envEventStoreNamespace, "%q must be 1 to 64 printable ASCII characters without spaces, not starting with $", ns))
+		case !esdb.ValidNamespace(ns):
+			add(configErr(envEventStoreNamespace, "%q must be 1 to 64 letters, digits, '_' or '-'", ns))
 		}
 	}
 	add(validateURL(envReadModelURL, c.ReadModelURL, postgresSchemes, false))

@@ -96,7 +96,7 @@ func kurrentConfig(t *testing.T) (Config, []Option) {
 	t.Helper()
 	cfg, opts := productionConfig(t)
 	if url := os.Getenv("COMMERCE_ESDB_URL"); url != "" {
-		cfg.EventStoreURL, cfg.EventStoreNamespace = url, testsvc.UniqueName("t")+":"
+		cfg.EventStoreURL, cfg.EventStoreNamespace = url, testsvc.UniqueName("t")
 	} else {
 		cfg.EventStoreURL = esdbstandin.Start(t).URL()
 	}

@@ -7,11 +7,14 @@
 //   - Versions are 1-based, the server's stream revisions 0-based: version v is
 //     revision v-1. Any, NoStream and StreamExists map to the client's stream
 //     states of the same names; Exact(v) to Revision(v-1).
-//   - Our event id is the server's event id, so the server itself recognises a
-//     retried append. Its answer (success without a position, a wrong expected
-//     version, or a lost connection) is then settled by reading the stream: the
-//     same ids with the same content report where they were first written,
-//     other content is ErrIdempotencyConflict.
+//   - Our event id is the server's event id, so the server itself recognises
+//     a retried append, by ids alone. It answers a retry like a fresh write
+//     (the last event's revision and, on current servers, its position), so
+//     every successful append is read back: the events at those revisions
+//     must be the proposed ones with the same content (else
+//     ErrIdempotencyConflict), and one more event after them marks a retry.
+//     A wrong expected version or a lost answer is settled by reading where
+//     a retry would be.
 //   - A $all position is a pair (commit, prepare). Every event the gRPC API
 //     writes has commit == prepare (its own log position), so Position is that
 //     log position plus one (0 stays "before the first event"). It keeps the
@@ -20,6 +23,6 @@
 //     cannot be placed that way and is refused with ErrLegacyPosition rather
 //     than delivered out of order.
 //   - System events ($-prefixed streams or types) are never returned.
-//   - A Namespace prefixes every stream name, so several shops or tests can
-//     share one server; reads of $all see only their namespace.
+//   - A Namespace names every stream "<namespace>:<stream>", so several shops
+//     or tests can share one server; reads of $all see only their namespace.
 package esdb

@@ -29,7 +29,7 @@ func open(t *testing.T, url string) *esdb.Store {
 	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	s, err := esdb.Open(esdb.Config{URL: url, Namespace: "t" + hex.EncodeToString(b[:]) + ":"})
+	s, err := esdb.Open(esdb.Config{URL: url, Namespace: "t" + hex.EncodeToString(b[:])})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +53,21 @@ func TestConformanceOnAServer(t *testing.T) {
 // stand-in. It proves the adapter's mapping (what it sends, how it reads the
 // answers), not the server: the stand-in answers as the adapter's author
 // understands the server to.
+//
+// It runs twice: the stand-in answering a recognised retry with the log
+// position of its last event (current servers) and without one (older ones).
 func TestMappingConformanceOnStandIn(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) eventstore.Store {
-		return open(t, esdbstandin.Start(t).URL())
-	}, storetest.Options{IdempotencyByRetryOnly: true, GapRuns: 1, GapEventsPerWriter: 500})
+	for _, withoutPosition := range []bool{false, true} {
+		t.Run(fmt.Sprintf("retries_without_position=%v", withoutPosition), func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) eventstore.Store {
+				srv := esdbstandin.Start(t)
+				if withoutPosition {
+					srv.RetriesWithoutPosition()
+				}
+				return open(t, srv.URL())
+			}, storetest.Options{IdempotencyByRetryOnly: true, GapRuns: 1, GapEventsPerWriter: 500})
+		})
+	}
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -84,7 +95,7 @@ func mustOpenPlain(t *testing.T, srv *esdbstandin.Server, ns string) *esdb.Store
 // version becomes and that our event ids are the server's.
 func TestMappingSendsRevisionsAndIDs(t *testing.T) {
 	srv := esdbstandin.Start(t)
-	s := mustOpenPlain(t, srv, "shop:")
+	s := mustOpenPlain(t, srv, "shop")
 	e1, e2, e3 := event("a.b", `{}`), event("a.b", `{}`), event("a.b", `{}`)
 	steps := []struct {
 		expected eventstore.ExpectedVersion
@@ -171,8 +182,8 @@ func TestMappingReadsAnswers(t *testing.T) {
 // another shop write into the same $all.
 func TestSystemEventsAndOtherNamespacesAreNotOurs(t *testing.T) {
 	srv := esdbstandin.Start(t)
-	mine := mustOpenPlain(t, srv, "a:")
-	theirs := mustOpenPlain(t, srv, "b:")
+	mine := mustOpenPlain(t, srv, "a")
+	theirs := mustOpenPlain(t, srv, "b")
 	srv.AppendSystem("$stats-127.0.0.1:2113", "$statsCollected", []byte(`{}`))
 	if _, err := mine.Append(ctxT(t), "cart-1", eventstore.Any, event("cart.item_added", `{}`)); err != nil {
 		t.Fatal(err)
@@ -182,6 +193,10 @@ func TestSystemEventsAndOtherNamespacesAreNotOurs(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.AppendSystem("$ce-cart", "$>", []byte(`0@a:cart-1`))
+	// A namespace that starts like ours is still another one.
+	if _, err := mustOpenPlain(t, srv, "a1").Append(ctxT(t), "cart-1", eventstore.Any, event("cart.item_added", `{}`)); err != nil {
+		t.Fatal(err)
+	}
 	all, err := mine.ReadAll(ctxT(t), eventstore.ReadAllOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -195,8 +210,8 @@ func TestSystemEventsAndOtherNamespacesAreNotOurs(t *testing.T) {
 	}
 	plain := mustOpenPlain(t, srv, "")
 	all, err = plain.ReadAll(ctxT(t), eventstore.ReadAllOptions{})
-	if err != nil || len(all) != 2 {
-		t.Fatalf("without a namespace: %d events, %v; want both shops' and no system event", len(all), err)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("without a namespace: %d events, %v; want the three shops' and no system event", len(all), err)
 	}
 	// A limit counts only the events returned, not the skipped ones.
 	one, err := plain.ReadAll(ctxT(t), eventstore.ReadAllOptions{Limit: 1, After: all[0].Position})
@@ -223,7 +238,7 @@ func TestLegacyTransactionIsRefusedNotMisplaced(t *testing.T) {
 		t.Fatalf("Subscribe over a legacy transaction: %v, want ErrLegacyPosition", err)
 	}
 	// Another namespace's legacy events are not ours and do not stop us.
-	other := mustOpenPlain(t, srv, "x:")
+	other := mustOpenPlain(t, srv, "x")
 	if evs, err := other.ReadAll(ctxT(t), eventstore.ReadAllOptions{}); err != nil || len(evs) != 0 {
 		t.Fatalf("namespace x: %d events, %v", len(evs), err)
 	}
@@ -239,7 +254,7 @@ func TestSubscriptionsFilterAtTheServer(t *testing.T) {
 		prefix []string
 		regex  string
 	}{
-		{"shop:", eventstore.Filter{Types: []string{"order.placed"}}, "stream", []string{"shop:"}, ""},
+		{"shop", eventstore.Filter{Types: []string{"order.placed"}}, "stream", []string{"shop:"}, ""},
 		{"", eventstore.Filter{StreamPrefix: "order-"}, "stream", []string{"order-"}, ""},
 		{"", eventstore.Filter{Types: []string{"order.placed", "order.paid"}}, "type", nil, `^(?:order\.placed|order\.paid)$`},
 		{"", eventstore.Filter{}, "type", nil, `^[^\$].*`},
@@ -270,7 +285,7 @@ func TestDroppedSubscriptionsResumeExactly(t *testing.T) {
 	esdb.Reconnect.Min, esdb.Reconnect.Max = time.Millisecond, 20*time.Millisecond
 	t.Cleanup(func() { esdb.Reconnect = saved })
 	srv := esdbstandin.Start(t)
-	s := mustOpenPlain(t, srv, "shop:")
+	s := mustOpenPlain(t, srv, "shop")
 	const total = 300
 	// Some events exist before the subscriptions start after the first one.
 	first, err := s.Append(ctxT(t), "cart-0", eventstore.Any, event("cart.item_added", `{"n":0}`))
@@ -343,5 +358,32 @@ func TestDroppedSubscriptionsResumeExactly(t *testing.T) {
 		if e.Version != int64(i+1) || e.StreamID != "cart-1" {
 			t.Fatalf("stream subscription event %d is %s v%d", i, e.StreamID, e.Version)
 		}
+	}
+}
+
+// TestUnreadableEventIsReportedNotRetried: an event the adapter cannot map
+// (here a schema version that is not one) ends a subscription with that
+// error at once, instead of resubscribing to it for ever.
+func TestUnreadableEventIsReportedNotRetried(t *testing.T) {
+	srv := esdbstandin.Start(t)
+	s := mustOpenPlain(t, srv, "")
+	srv.Append("cart-1", esdbstandin.Event{ID: uuid.New(), Type: "cart.item_added", ContentType: "application/json",
+		Data: []byte(`{}`), Metadata: []byte(`{"commerce_schema_version":"two"}`)})
+	if _, err := s.ReadAll(ctxT(t), eventstore.ReadAllOptions{}); err == nil {
+		t.Fatalf("ReadAll returned an unreadable event without an error")
+	}
+	start := time.Now()
+	err := s.Subscribe(ctxT(t), eventstore.SubscribeOptions{}, func(eventstore.Event) error { return nil })
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("Subscribe over an unreadable event: %v after %s, want its error at once", err, time.Since(start))
+	}
+	subscribes := 0
+	for _, r := range srv.Requests() {
+		if r.Kind == esdbstandin.KindSubscribe {
+			subscribes++
+		}
+	}
+	if subscribes != 1 {
+		t.Fatalf("subscribed %d times, want once", subscribes)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
+	"strings"
 	"sync/atomic"
 
 	"github.com/kurrent-io/KurrentDB-Client-Go/kurrentdb"
@@ -18,9 +20,11 @@ type Config struct {
 	// URL is the client's connection string: esdb://, kurrentdb:// (and the
 	// client's other schemes), e.g. "kurrentdb://127.0.0.1:2113?tls=false".
 	URL string
-	// Namespace prefixes every stream name, so that several shops or test
-	// runs can share one server; reads of $all see only their own streams.
-	// Empty for a server of its own.
+	// Namespace prefixes every stream name with "<Namespace>:", so that
+	// several shops or test runs can share one server; reads of $all see only
+	// their own streams. 1 to 64 letters, digits, '_' or '-' (so that no
+	// namespace is a prefix of another's streams); empty for a server of its
+	// own.
 	Namespace string
 	// Logger receives the client's own log lines (nil: slog.Default()).
 	Logger *slog.Logger
@@ -43,6 +47,9 @@ var _ eventstore.Store = (*Store)(nil)
 // Open parses cfg.URL and makes a client; the client connects lazily, so an
 // unreachable server shows on the first call, not here.
 func Open(cfg Config) (*Store, error) {
+	if cfg.Namespace != "" && !ValidNamespace(cfg.Namespace) {
+		return nil, fmt.Errorf("esdb: namespace %q: want 1 to 64 letters, digits, '_' or '-'", cfg.Namespace)
+	}
 	conf, err := kurrentdb.ParseConnectionString(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("esdb: connection string: %w", err)
@@ -60,14 +67,30 @@ func Open(cfg Config) (*Store, error) {
 		case kurrentdb.LogError:
 			l = slog.LevelError
 		}
+		for _, a := range args {
+			// A subscription ended by its own context is a normal stop.
+			if err, ok := a.(error); ok && (errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "context canceled")) {
+				l = slog.LevelDebug
+			}
+		}
 		log.Log(context.Background(), l, fmt.Sprintf(format, args...))
 	}
 	client, err := kurrentdb.NewClient(conf)
 	if err != nil {
 		return nil, fmt.Errorf("esdb: client: %w", err)
 	}
-	return &Store{client: client, ns: cfg.Namespace, log: log, readPage: 1000}, nil
+	ns := ""
+	if cfg.Namespace != "" {
+		ns = cfg.Namespace + ":"
+	}
+	return &Store{client: client, ns: ns, log: log, readPage: 1000}, nil
 }
+
+var namespacePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidNamespace reports whether ns can be a Config.Namespace, for
+// configuration checks made before a store is opened.
+func ValidNamespace(ns string) bool { return namespacePattern.MatchString(ns) }
 
 // Client is the underlying client, for what the eventstore contract does not
 // cover (stream subscriptions with the client's own types, admin calls).
@@ -94,62 +117,75 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	}
 	res, err := s.client.AppendToStream(ctx, s.ns+stream, kurrentdb.AppendToStreamOptions{StreamState: streamState(expected)}, proposed...)
 	switch {
-	case err == nil && (res.CommitPosition != 0 || res.PreparePosition != 0):
-		return s.written(ctx, stream, len(events), res)
 	case err == nil:
-		// Success without a position: the server recognised the ids as an
-		// earlier write and wrote nothing.
-		return s.settleRetry(ctx, stream, expected, events, nil)
-	case errorCode(err) == kurrentdb.ErrorCodeWrongExpectedVersion:
-		return s.settleRetry(ctx, stream, expected, events, err)
+		return s.confirm(ctx, stream, events, res)
 	case ctx.Err() != nil:
 		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: %w", stream, ctx.Err())
 	default:
-		// The server refused for another reason (its idempotency check found
-		// part of the ids, say) or the answer was lost: what the stream holds
-		// now tells which.
-		res, serr := s.settleRetry(ctx, stream, expected, events, err)
-		if serr != nil && !errors.Is(serr, eventstore.ErrIdempotencyConflict) {
-			return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: %w", stream, err)
-		}
-		return res, serr
+		// A wrong expected version (also the server's answer to ids of
+		// which only some match), or no answer at all (the connection
+		// dropped): what the stream holds now tells which.
+		return s.settle(ctx, stream, expected, events, err)
 	}
 }
 
-// written reports a fresh write. The server answers with the last event's
-// position only, so a write of several events reads back the first one's.
-func (s *Store) written(ctx context.Context, stream string, n int, res *kurrentdb.WriteResult) (eventstore.AppendResult, error) {
-	last, err := toPosition(kurrentdb.Position{Commit: res.CommitPosition, Prepare: res.PreparePosition})
+// confirm checks a successful append against the stream. The server answers
+// a fresh write and a retry it recognised (by ids alone, and with expected
+// version any, in any order) alike: with the revision of the last event and,
+// on current servers, its position. So the events at the revisions the
+// answer names are read back: they must be the proposed ones, in order and
+// with the same content; one more event means it was a retry and the stream
+// has moved on.
+func (s *Store) confirm(ctx context.Context, stream string, events []eventstore.EventData, res *kurrentdb.WriteResult) (eventstore.AppendResult, error) {
+	// The events are written: a caller that gives up now must not turn
+	// that into an error.
+	ctx = context.WithoutCancel(ctx)
+	n := uint64(len(events))
+	last := res.NextExpectedVersion
+	if last+1 < n {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, eventstore.ErrIdempotencyConflict)
+	}
+	got, err := s.readStream(ctx, stream, kurrentdb.ReadStreamOptions{Direction: kurrentdb.Forwards, From: kurrentdb.Revision(last + 1 - n)}, n+1)
 	if err != nil {
-		return eventstore.AppendResult{}, err
+		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: accepted, reading it back: %w", stream, err)
 	}
-	out := eventstore.AppendResult{NextExpectedVersion: versionOf(res.NextExpectedVersion), FirstPosition: last, LastPosition: last}
-	if n == 1 {
-		return out, nil
+	if uint64(len(got)) < n {
+		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: accepted at revision %d, but %d of its %d events read back", stream, last, len(got), n)
 	}
-	first, err := s.readStream(ctx, stream, kurrentdb.ReadStreamOptions{Direction: kurrentdb.Forwards, From: kurrentdb.Revision(res.NextExpectedVersion - uint64(n-1))}, 1)
-	if err != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: written, reading its first position: %w", stream, err)
+	for i, e := range events {
+		if !sameContent(got[i], e) {
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, eventstore.ErrIdempotencyConflict)
+		}
 	}
-	if len(first) != 1 {
-		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: written, but its first event does not read back", stream)
+	out := eventstore.AppendResult{NextExpectedVersion: got[n-1].Version, FirstPosition: got[0].Position, LastPosition: got[n-1].Position}
+	if uint64(len(got)) > n {
+		if out.NextExpectedVersion, err = s.lastVersion(ctx, stream); err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: a retry, reading the stream's version: %w", stream, err)
+		}
 	}
-	out.FirstPosition = first[0].Position
 	return out, nil
 }
 
-// settleRetry decides an append the server did not simply write: if the
-// stream holds every proposed id, consecutively, in order and with the same
-// content, it was a retry and reports where they are; if it holds some of
-// them otherwise, ErrIdempotencyConflict; if none, cause stands (a wrong
-// expected version becomes *WrongExpectedVersionError with the actual one).
-func (s *Store) settleRetry(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData, cause error) (eventstore.AppendResult, error) {
-	recorded, err := s.readWholeStream(ctx, stream)
-	if err != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: reading the stream to settle a retry: %w", stream, err)
+// settle decides an append the server refused or did not answer. The
+// proposed events are looked for where a retry of them would be: right
+// after the expected version, or anywhere in the stream for Any and
+// StreamExists (the server then refuses only when some ids match). All of
+// them there, in order and with the same content: it was a retry, and it
+// reports where they are. Some: ErrIdempotencyConflict. None: cause stands,
+// a wrong expected version as *WrongExpectedVersionError with the actual one.
+func (s *Store) settle(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData, cause error) (eventstore.AppendResult, error) {
+	var window []eventstore.Event
+	var err error
+	if expected >= 0 {
+		window, err = s.readStream(ctx, stream, kurrentdb.ReadStreamOptions{Direction: kurrentdb.Forwards, From: kurrentdb.Revision(uint64(expected))}, uint64(len(events)))
+	} else {
+		window, err = s.readWholeStream(ctx, stream)
 	}
-	at := make(map[[16]byte]int, len(recorded))
-	for i, e := range recorded {
+	if err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: %w (and reading the stream to tell a retry failed: %w)", stream, cause, ctxErr(ctx, err))
+	}
+	at := make(map[[16]byte]int, len(window))
+	for i, e := range window {
 		at[e.ID] = i
 	}
 	found := 0
@@ -158,29 +194,44 @@ func (s *Store) settleRetry(ctx context.Context, stream string, expected eventst
 			found++
 		}
 	}
-	current := int64(len(recorded))
 	switch {
 	case found == len(events):
 		first := at[events[0].ID]
 		for i, e := range events {
-			if first+i >= len(recorded) || !sameContent(recorded[first+i], e) {
+			if first+i >= len(window) || !sameContent(window[first+i], e) {
 				return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, eventstore.ErrIdempotencyConflict)
 			}
 		}
+		current, err := s.lastVersion(ctx, stream)
+		if err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: a retry, reading the stream's version: %w", stream, ctxErr(ctx, err))
+		}
 		return eventstore.AppendResult{
 			NextExpectedVersion: current,
-			FirstPosition:       recorded[first].Position,
-			LastPosition:        recorded[first+len(events)-1].Position,
+			FirstPosition:       window[first].Position,
+			LastPosition:        window[first+len(events)-1].Position,
 		}, nil
 	case found > 0:
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, eventstore.ErrIdempotencyConflict)
-	case cause == nil:
-		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: the server reported a retry but the stream holds none of its ids", stream)
 	case errorCode(cause) == kurrentdb.ErrorCodeWrongExpectedVersion:
-		return eventstore.AppendResult{}, &eventstore.WrongExpectedVersionError{Stream: stream, Expected: expected, Actual: current}
+		actual, err := s.lastVersion(ctx, stream)
+		if err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: wrong expected version, reading the actual one: %w", stream, ctxErr(ctx, err))
+		}
+		return eventstore.AppendResult{}, &eventstore.WrongExpectedVersionError{Stream: stream, Expected: expected, Actual: actual}
 	default:
-		return eventstore.AppendResult{}, cause
+		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: %w", stream, cause)
 	}
+}
+
+// lastVersion is the version of the stream's last event (0 for none): with
+// truncated or capped streams it is not the number of events.
+func (s *Store) lastVersion(ctx context.Context, stream string) (int64, error) {
+	evs, err := s.readStream(ctx, stream, kurrentdb.ReadStreamOptions{Direction: kurrentdb.Backwards, From: kurrentdb.End{}}, 1)
+	if err != nil || len(evs) == 0 {
+		return 0, err
+	}
+	return evs[0].Version, nil
 }
 
 // readWholeStream reads every event of stream in version order.

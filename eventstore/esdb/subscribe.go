@@ -15,13 +15,6 @@ import (
 // attempt; it doubles from Min to Max while the server stays away.
 var Reconnect = struct{ Min, Max time.Duration }{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 
-// errHandler marks an error returned by the subscriber's own function, which
-// ends the subscription instead of reconnecting.
-type errHandler struct{ err error }
-
-func (e errHandler) Error() string { return e.err.Error() }
-func (e errHandler) Unwrap() error { return e.err }
-
 // Subscribe implements eventstore.Store with a catch-up subscription to $all,
 // filtered at the server (see serverFilter). A dropped subscription is made
 // again from the last event delivered, so nothing is skipped or repeated.
@@ -51,10 +44,7 @@ func (s *Store) Subscribe(ctx context.Context, opts eventstore.SubscribeOptions,
 		if !opts.Filter.Match(e) {
 			return nil
 		}
-		if err := fn(e); err != nil {
-			return errHandler{err}
-		}
-		return nil
+		return fn(e)
 	})
 }
 
@@ -84,30 +74,29 @@ func (s *Store) SubscribeStream(ctx context.Context, stream string, afterVersion
 			return err
 		}
 		last = e.Version
-		if err := fn(e); err != nil {
-			return errHandler{err}
-		}
-		return nil
+		return fn(e)
 	})
 }
 
 // resubscribe runs subscriptions made by open until ctx ends, the handler
 // fails or an event cannot be mapped; a dropped or refused subscription is
-// opened again after a backoff (open resumes from what was delivered).
+// opened again after a backoff (open resumes from what was delivered),
+// unless the server's refusal cannot pass by waiting.
 func (s *Store) resubscribe(ctx context.Context, what string, open func() (*kurrentdb.Subscription, error), handle func(*kurrentdb.RecordedEvent) error) error {
 	delay := Reconnect.Min
 	for {
 		sub, err := open()
 		if err == nil {
-			delay = Reconnect.Min
-			err = s.drain(sub, handle)
+			var delivered bool
+			delivered, err = s.drain(sub, handle)
 			sub.Close()
-			var he errHandler
-			if errors.As(err, &he) {
-				return he.err
+			var dropped errDropped
+			if !errors.As(err, &dropped) {
+				return err // the handler's error, or an event that cannot be mapped
 			}
-			if errors.Is(err, ErrLegacyPosition) {
-				return err
+			err = dropped.err
+			if delivered {
+				delay = Reconnect.Min
 			}
 		}
 		if ctx.Err() != nil {
@@ -115,6 +104,9 @@ func (s *Store) resubscribe(ctx context.Context, what string, open func() (*kurr
 		}
 		if s.closed.Load() {
 			return eventstore.ErrClosed
+		}
+		if permanent(err) {
+			return fmt.Errorf("esdb: subscription to %s: %w", what, err)
 		}
 		s.log.Warn("subscription dropped, resubscribing", "subscription", what, "error", err, "retry_in", delay)
 		select {
@@ -126,20 +118,37 @@ func (s *Store) resubscribe(ctx context.Context, what string, open func() (*kurr
 	}
 }
 
+// errDropped is a subscription the server or the network ended.
+type errDropped struct{ err error }
+
+func (e errDropped) Error() string { return "subscription dropped: " + e.err.Error() }
+
+// permanent reports refusals that waiting does not cure.
+func permanent(err error) bool {
+	switch errorCode(err) {
+	case kurrentdb.ErrorCodeAccessDenied, kurrentdb.ErrorCodeUnauthenticated, kurrentdb.ErrorCodeStreamDeleted,
+		kurrentdb.ErrorCodeStreamTombstoned, kurrentdb.ErrorCodeUnsupportedFeature, kurrentdb.ErrorCodeParsing:
+		return true
+	}
+	return false
+}
+
 // drain hands every event of sub to handle until the subscription drops
-// (returned as an error) or handle fails.
-func (s *Store) drain(sub *kurrentdb.Subscription, handle func(*kurrentdb.RecordedEvent) error) error {
+// (errDropped) or handle fails (its error); delivered says whether any
+// event reached handle.
+func (s *Store) drain(sub *kurrentdb.Subscription, handle func(*kurrentdb.RecordedEvent) error) (delivered bool, err error) {
 	for {
 		ev := sub.Recv()
 		switch {
 		case ev.SubscriptionDropped != nil:
 			if ev.SubscriptionDropped.Error == nil {
-				return errors.New("subscription dropped")
+				return delivered, errDropped{errors.New("ended by the server")}
 			}
-			return fmt.Errorf("subscription dropped: %w", ev.SubscriptionDropped.Error)
+			return delivered, errDropped{ev.SubscriptionDropped.Error}
 		case ev.EventAppeared != nil:
+			delivered = true
 			if err := handle(ev.EventAppeared.OriginalEvent()); err != nil {
-				return err
+				return delivered, err
 			}
 		}
 	}

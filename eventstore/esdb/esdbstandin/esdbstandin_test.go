@@ -3,6 +3,7 @@ package esdbstandin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -207,45 +208,72 @@ func TestWrongExpectedVersion(t *testing.T) {
 }
 
 func TestIdempotentRetry(t *testing.T) {
-	srv := esdbstandin.Start(t)
-	c := newClient(t, srv)
-	ctx := testCtx(t)
+	for _, withoutPosition := range []bool{false, true} {
+		t.Run(fmt.Sprintf("without_position=%v", withoutPosition), func(t *testing.T) {
+			srv := esdbstandin.Start(t)
+			if withoutPosition {
+				srv.RetriesWithoutPosition()
+			}
+			c := newClient(t, srv)
+			ctx := testCtx(t)
 
-	a, b := ev("A", `{"a":1}`), ev("B", `{"b":2}`)
-	w, err := c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.NoStream{}}, a, b)
-	if err != nil || w.CommitPosition == 0 {
-		t.Fatalf("first write: %+v %v", w, err)
-	}
-	// Retry with the same expectation: success, no position.
-	w, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.NoStream{}}, a, b)
-	if err != nil {
-		t.Fatalf("retry: %v", err)
-	}
-	if w.CommitPosition != 0 || w.PreparePosition != 0 || w.NextExpectedVersion != 1 {
-		t.Fatalf("idempotent retry result %+v", w)
-	}
-	// Retry with any: success, no position.
-	w, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.Any{}}, a, b)
-	if err != nil || w.CommitPosition != 0 || w.NextExpectedVersion != 1 {
-		t.Fatalf("any retry: %+v %v", w, err)
-	}
-	if n := len(srv.Records()); n != 2 {
-		t.Fatalf("retries must not write, have %d records", n)
-	}
-	// Partial match is not idempotent.
-	_, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.NoStream{}}, a, ev("C", `{}`))
-	if errCode(err) != kurrentdb.ErrorCodeWrongExpectedVersion {
-		t.Fatalf("partial retry: want WrongExpectedVersion, got %v", err)
-	}
-	// Exact expectation behind the stream with different ids: wrong version.
-	_, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.StreamRevision{Value: 0}}, ev("D", `{}`))
-	if errCode(err) != kurrentdb.ErrorCodeWrongExpectedVersion {
-		t.Fatalf("stale exact: want WrongExpectedVersion, got %v", err)
-	}
-	// Exact expectation 0 retrying only b: idempotent.
-	w, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.StreamRevision{Value: 0}}, b)
-	if err != nil || w.CommitPosition != 0 || w.NextExpectedVersion != 1 {
-		t.Fatalf("exact retry: %+v %v", w, err)
+			a, b := ev("A", `{"a":1}`), ev("B", `{"b":2}`)
+			first, err := c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.NoStream{}}, a, b)
+			if err != nil || first.CommitPosition == 0 {
+				t.Fatalf("first write: %+v %v", first, err)
+			}
+			// The answer to a recognised retry: the last event's revision, and
+			// its position (current servers) or none (older ones).
+			want := func(what string, w *kurrentdb.WriteResult, rev uint64, pos uint64) {
+				t.Helper()
+				if withoutPosition {
+					pos = 0
+				}
+				if w.NextExpectedVersion != rev || w.CommitPosition != pos || w.PreparePosition != pos {
+					t.Fatalf("%s: %+v, want revision %d position %d", what, w, rev, pos)
+				}
+			}
+			w, err := c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.NoStream{}}, a, b)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			want("retry with no_stream", w, 1, first.CommitPosition)
+			w, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.Any{}}, a, b)
+			if err != nil {
+				t.Fatalf("any retry: %v", err)
+			}
+			want("retry with any", w, 1, first.CommitPosition)
+			// With any, the server looks each id up and does not check their order.
+			w, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.Any{}}, b, a)
+			if err != nil {
+				t.Fatalf("any retry out of order: %v", err)
+			}
+			recs := srv.Records()
+			want("retry with any, out of order", w, 0, recs[0].Position.Commit)
+			if n := len(srv.Records()); n != 2 {
+				t.Fatalf("retries must not write, have %d records", n)
+			}
+			// Partial match is not idempotent.
+			_, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.NoStream{}}, a, ev("C", `{}`))
+			if errCode(err) != kurrentdb.ErrorCodeWrongExpectedVersion {
+				t.Fatalf("partial retry: want WrongExpectedVersion, got %v", err)
+			}
+			_, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.Any{}}, a, ev("C", `{}`))
+			if errCode(err) != kurrentdb.ErrorCodeWrongExpectedVersion {
+				t.Fatalf("partial retry with any: want WrongExpectedVersion, got %v", err)
+			}
+			// Exact expectation behind the stream with different ids: wrong version.
+			_, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.StreamRevision{Value: 0}}, ev("D", `{}`))
+			if errCode(err) != kurrentdb.ErrorCodeWrongExpectedVersion {
+				t.Fatalf("stale exact: want WrongExpectedVersion, got %v", err)
+			}
+			// Exact expectation 0 retrying only b: idempotent.
+			w, err = c.AppendToStream(ctx, "s", kurrentdb.AppendToStreamOptions{StreamState: kurrentdb.StreamRevision{Value: 0}}, b)
+			if err != nil {
+				t.Fatalf("exact retry: %v", err)
+			}
+			want("exact retry", w, 1, first.CommitPosition)
+		})
 	}
 }
 

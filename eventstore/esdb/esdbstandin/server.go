@@ -86,15 +86,17 @@ type record struct {
 
 // Server is the stand-in node: an in-memory log served over real gRPC.
 type Server struct {
-	mu       sync.Mutex
-	log      []*record            // $all, ordered by (commit, prepare)
-	streams  map[string][]*record // per stream, index == revision
-	ids      map[string]map[uuid.UUID]uint64
-	nextPos  uint64
-	changed  chan struct{} // closed (and replaced) on every write
-	subs     map[*subscription]struct{}
-	requests []Request
-	stopped  bool
+	mu      sync.Mutex
+	log     []*record            // $all, ordered by (commit, prepare)
+	streams map[string][]*record // per stream, index == revision
+	ids     map[string]map[uuid.UUID]uint64
+	// retriesWithoutPosition answers recognised retries without a position.
+	retriesWithoutPosition bool
+	nextPos                uint64
+	changed                chan struct{} // closed (and replaced) on every write
+	subs                   map[*subscription]struct{}
+	requests               []Request
+	stopped                bool
 
 	grpcServer *grpc.Server
 	listener   net.Listener
@@ -156,6 +158,15 @@ func (s *Server) Stop() {
 		s.mu.Unlock()
 		s.grpcServer.Stop()
 	})
+}
+
+// RetriesWithoutPosition makes recognised retries answer without a log
+// position, as servers before the idempotent log position did, so that a
+// client is tested against both answers.
+func (s *Server) RetriesWithoutPosition() {
+	s.mu.Lock()
+	s.retriesWithoutPosition = true
+	s.mu.Unlock()
 }
 
 // DropSubscriptions ends every open subscription with codes.Unavailable, as a

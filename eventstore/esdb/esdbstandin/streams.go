@@ -112,17 +112,19 @@ func (svc *streamsService) Append(stream grpc.ClientStreamingServer[api.AppendRe
 // appendProposed applies the server's expected-version and idempotency rules
 // (modelled on the server's IndexWriter.CheckCommit) and writes if allowed.
 //
-// Idempotency: a retry is recognised when the proposed ids equal, in order,
-// the events already stored at consecutive revisions, starting at
-// expected+1 for an exact/no_stream expectation that is behind the stream,
-// or at the revision of the first proposed id for any/stream_exists. It is
-// answered with Success, current_revision = revision of the last matched
-// event (the server's EndEventNumber; equal to the stream's current revision
-// when the retried batch was the last write) and position_option =
-// no_position. A partial match (some ids match, then one differs or runs
-// past the end of the stream) is the server's CorruptedIdempotency and is
-// answered WrongExpectedVersion. Unlike the server (which remembers only
-// recent ids for "any"), the stand-in remembers every id.
+// Idempotency, as the server's commit check decides it:
+//   - for an exact/no_stream expectation behind the stream, the proposed ids
+//     must equal those stored at expected+1 onwards; the first differing is
+//     a wrong expected version, a later one CorruptedIdempotency (answered as
+//     a wrong expected version too);
+//   - for any/stream_exists, every proposed id must be in this stream, in
+//     any order (the server looks each up in its cache of recent ids): the
+//     first unknown means a normal write, a later unknown CorruptedIdempotency.
+//
+// A recognised retry is answered with Success, current_revision = the
+// revision of the last proposed id, and the log position of that event (as
+// current servers do; with RetriesWithoutPosition, no position, as older
+// ones did). Unlike the server, the stand-in remembers every id.
 func (s *Server) appendProposed(name string, opts *api.AppendReq_Options, proposed []proposal) *api.AppendResp {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -142,11 +144,16 @@ func (s *Server) appendProposed(name string, opts *api.AppendReq_Options, propos
 		}
 		return true, false
 	}
-	idempotentOK := func(start uint64) *api.AppendResp {
-		return &api.AppendResp{Result: &api.AppendResp_Success_{Success: &api.AppendResp_Success{
-			CurrentRevisionOption: &api.AppendResp_Success_CurrentRevision{CurrentRevision: start + uint64(len(proposed)) - 1},
+	idempotentOK := func(end uint64) *api.AppendResp {
+		succ := &api.AppendResp_Success{
+			CurrentRevisionOption: &api.AppendResp_Success_CurrentRevision{CurrentRevision: end},
 			PositionOption:        &api.AppendResp_Success_NoPosition{NoPosition: &shared.Empty{}},
-		}}}
+		}
+		if !s.retriesWithoutPosition {
+			p := cur[end].Position
+			succ.PositionOption = &api.AppendResp_Success_Position{Position: &api.AppendResp_Position{CommitPosition: p.Commit, PreparePosition: p.Prepare}}
+		}
+		return &api.AppendResp{Result: &api.AppendResp_Success_{Success: succ}}
 	}
 
 	switch exp := opts.GetExpectedStreamRevision().(type) {
@@ -155,13 +162,16 @@ func (s *Server) appendProposed(name string, opts *api.AppendReq_Options, propos
 			return wrong()
 		}
 		if len(proposed) > 0 {
-			if rev, ok := s.ids[name][proposed[0].id]; ok {
-				matched, _ := idempotentFrom(rev)
-				if matched {
-					return idempotentOK(rev)
+			if _, ok := s.ids[name][proposed[0].id]; ok {
+				var end uint64
+				for _, p := range proposed {
+					rev, ok := s.ids[name][p.id]
+					if !ok {
+						return wrong() // first id known, a later one not: CorruptedIdempotency
+					}
+					end = rev
 				}
-				// First id known, a later one is not: CorruptedIdempotency.
-				return wrong()
+				return idempotentOK(end)
 			}
 		}
 	case *api.AppendReq_Options_NoStream, *api.AppendReq_Options_Revision:
@@ -179,7 +189,7 @@ func (s *Server) appendProposed(name string, opts *api.AppendReq_Options, propos
 			}
 			matched, _ := idempotentFrom(next)
 			if matched {
-				return idempotentOK(next)
+				return idempotentOK(next + uint64(len(proposed)) - 1)
 			}
 			return wrong()
 		default:
