@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -172,6 +173,7 @@ func (c lgClient) call(ctx context.Context, method, path string, body, out any, 
 func runLoadgen(ctx context.Context, cfg loadgenConfig) (loadgenReport, error) {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Shoppers * 2}}
 	admin := lgClient{base: strings.TrimRight(cfg.URL, "/"), http: hc}
+	streams := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Shoppers}} // no timeout: live streams stay open
 	var session struct {
 		AccessToken string `json:"access_token"`
 	}
@@ -228,7 +230,7 @@ func runLoadgen(ctx context.Context, cfg loadgenConfig) (loadgenReport, error) {
 	var wg sync.WaitGroup
 	for i := range cfg.Shoppers {
 		wg.Go(func() {
-			sh := &lgShopper{cfg: cfg, admin: admin, c: lgClient{base: admin.base, http: hc}, observe: observe}
+			sh := &lgShopper{cfg: cfg, admin: admin, c: lgClient{base: admin.base, http: hc}, observe: observe, live: &lgLive{placed: map[string]chan struct{}{}}}
 			if err := sh.signUp(ctx, fmt.Sprintf("loadgen-%s-%d@example.com", run, i)); err != nil {
 				if ctx.Err() == nil {
 					errs.Add(1)
@@ -236,6 +238,7 @@ func runLoadgen(ctx context.Context, cfg loadgenConfig) (loadgenReport, error) {
 				}
 				return
 			}
+			go sh.live.follow(ctx, sh.c, streams)
 			for ctx.Err() == nil {
 				if cfg.Orders > 0 && orders.Load() >= int64(cfg.Orders) {
 					cancel()
@@ -266,6 +269,83 @@ type lgShopper struct {
 	c       lgClient
 	id      string
 	observe func(string, time.Duration)
+	live    *lgLive
+}
+
+// lgLive follows one shopper's live order stream, as a shop's page would,
+// so that waiting for an order costs one read instead of a poll every few
+// milliseconds (which, with many shoppers, would be most of the load).
+type lgLive struct {
+	mu     sync.Mutex
+	placed map[string]chan struct{}
+}
+
+// wait returns a channel closed once the stream has shown order placed.
+func (l *lgLive) wait(order string) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch, ok := l.placed[order]
+	if !ok {
+		ch = make(chan struct{})
+		l.placed[order] = ch
+	}
+	return ch
+}
+
+func (l *lgLive) seen(order string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch, ok := l.placed[order]
+	if !ok {
+		ch = make(chan struct{})
+		l.placed[order] = ch
+	}
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+// forget drops an order's channel once its buy is over.
+func (l *lgLive) forget(order string) {
+	l.mu.Lock()
+	delete(l.placed, order)
+	l.mu.Unlock()
+}
+
+// follow reads GET /api/v1/orders/live until ctx ends, reconnecting after
+// a dropped stream (a buy that misses its update falls back to polling).
+func (l *lgLive) follow(ctx context.Context, c lgClient, stream *http.Client) {
+	for ctx.Err() == nil {
+		req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/orders/live", nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("Accept", "text/event-stream")
+		if resp, err := stream.Do(req); err == nil {
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				data, ok := strings.CutPrefix(sc.Text(), "data: ")
+				if !ok {
+					continue
+				}
+				var u struct {
+					OrderID string `json:"order_id"`
+					Status  string `json:"status"`
+				}
+				if json.Unmarshal([]byte(data), &u) == nil && u.Status == "placed" {
+					l.seen(u.OrderID)
+				}
+			}
+			resp.Body.Close()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (s *lgShopper) timed(step string, fn func() error) error {
@@ -358,6 +438,16 @@ func (s *lgShopper) buy(ctx context.Context, product string) error {
 		return s.webhook(ctx, in.PaymentID, in.CheckoutID, in.Amount)
 	}); err != nil {
 		return err
+	}
+	// The live stream says when the order is placed; then the shopper's
+	// own read must show it. Without the update within a second (a
+	// reconnecting stream), poll.
+	defer s.live.forget(in.CheckoutID)
+	select {
+	case <-s.live.wait(in.CheckoutID):
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {

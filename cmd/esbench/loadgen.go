@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -33,7 +34,10 @@ const (
 // and webhook-to-order-visible latency. Each run gets its own database, Redis
 // database (which must be empty) and RabbitMQ vhost (made with rabbitmqctl),
 // all removed afterwards.
-func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers int, dur time.Duration) {
+//
+// With profile set, the all-in-one engine at the maximum rate serves Go's
+// profiler and the middle half of that run's CPU profile is written there.
+func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers int, dur time.Duration, profile string) {
 	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
 		log.Printf("skipping the loadgen figures: rabbitmqctl is needed for a vhost of their own")
 		return
@@ -54,8 +58,25 @@ func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers
 		}
 		for _, n := range []int{shoppers, max(1, shoppers/4)} {
 			env, cleanup := lgEnvironment(ctx, pgURL, redisURL, amqpURL)
+			profiled := profile != "" && !split && n == shoppers
+			var debugAddr string
+			if profiled {
+				debugAddr = freeAddr()
+				env = append(env, "COMMERCE_DEBUG_ADDR="+debugAddr)
+			}
 			stop := lgServe(ctx, bin, dir, env, split)
+			got := make(chan struct{})
+			if profiled {
+				go func() {
+					defer close(got)
+					time.Sleep(dur / 4)
+					lgProfile(debugAddr, dur/2, profile)
+				}()
+			} else {
+				close(got)
+			}
 			out := lgRun(ctx, bin, env, n, dur)
+			<-got
 			stop()
 			cleanup()
 			orders, p99 := lgParse(out)
@@ -172,6 +193,36 @@ func lgServe(ctx context.Context, bin, dir string, env []string, split bool) fun
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// lgProfile writes a CPU profile of d from the engine's profiler at addr.
+func lgProfile(addr string, d time.Duration, file string) {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+	if err != nil {
+		log.Printf("loadgen profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		log.Printf("loadgen profile: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		log.Printf("loadgen profile: %v", err)
+		return
+	}
+	log.Printf("loadgen profile of the all-in-one engine at the maximum rate: go tool pprof -top %s", file)
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:16060"
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // lgAddr is where the api process listens.
