@@ -134,8 +134,14 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 // version any, in any order) alike: with the revision of the last event and,
 // on current servers, its position. So the events at the revisions the
 // answer names are read back: they must be the proposed ones, in order and
-// with the same content; one more event means it was a retry and the stream
-// has moved on.
+// with the same content.
+//
+// The two cannot be told apart, so NextExpectedVersion is always the
+// version of the last of these events, never a later one: for a fresh
+// write under concurrent appends, the stream's current version would let
+// the caller append over events it has not seen; for a retry after the
+// stream moved on, the caller's next append meets a wrong expected version
+// and reloads.
 func (s *Store) confirm(ctx context.Context, stream string, events []eventstore.EventData, res *kurrentdb.WriteResult) (eventstore.AppendResult, error) {
 	// The events are written: a caller that gives up now must not turn
 	// that into an error.
@@ -145,7 +151,7 @@ func (s *Store) confirm(ctx context.Context, stream string, events []eventstore.
 	if last+1 < n {
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, eventstore.ErrIdempotencyConflict)
 	}
-	got, err := s.readStream(ctx, stream, kurrentdb.ReadStreamOptions{Direction: kurrentdb.Forwards, From: kurrentdb.Revision(last + 1 - n)}, n+1)
+	got, err := s.readStream(ctx, stream, kurrentdb.ReadStreamOptions{Direction: kurrentdb.Forwards, From: kurrentdb.Revision(last + 1 - n)}, n)
 	if err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: accepted, reading it back: %w", stream, err)
 	}
@@ -157,13 +163,7 @@ func (s *Store) confirm(ctx context.Context, stream string, events []eventstore.
 			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, eventstore.ErrIdempotencyConflict)
 		}
 	}
-	out := eventstore.AppendResult{NextExpectedVersion: got[n-1].Version, FirstPosition: got[0].Position, LastPosition: got[n-1].Position}
-	if uint64(len(got)) > n {
-		if out.NextExpectedVersion, err = s.lastVersion(ctx, stream); err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: a retry, reading the stream's version: %w", stream, err)
-		}
-	}
-	return out, nil
+	return eventstore.AppendResult{NextExpectedVersion: got[n-1].Version, FirstPosition: got[0].Position, LastPosition: got[n-1].Position}, nil
 }
 
 // settle decides an append the server refused or did not answer. The
@@ -202,12 +202,9 @@ func (s *Store) settle(ctx context.Context, stream string, expected eventstore.E
 				return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, eventstore.ErrIdempotencyConflict)
 			}
 		}
-		current, err := s.lastVersion(ctx, stream)
-		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("esdb: append to %s: a retry, reading the stream's version: %w", stream, ctxErr(ctx, err))
-		}
+		// As in confirm: the version of the last of these events.
 		return eventstore.AppendResult{
-			NextExpectedVersion: current,
+			NextExpectedVersion: window[first+len(events)-1].Version,
 			FirstPosition:       window[first].Position,
 			LastPosition:        window[first+len(events)-1].Position,
 		}, nil
