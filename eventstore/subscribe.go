@@ -37,6 +37,11 @@ type AllReader interface {
 	ReadAll(ctx context.Context, opts ReadAllOptions) ([]Event, error)
 }
 
+// headReader is what an AllReader also has when it can say where $all ends.
+type headReader interface {
+	Head(ctx context.Context) (Position, error)
+}
+
 // PollInterval bounds how long a catch-up subscription sleeps between reads:
 // MinPoll right after a wake-up that found nothing yet (a concurrent commit
 // may still be landing), doubling up to MaxPoll when nothing happens, which is
@@ -70,6 +75,19 @@ func CatchUp(ctx context.Context, r AllReader, wake *Notifier, poll PollInterval
 		if wake != nil {
 			woken = wake.Wait()
 		}
+		// A filtered read that comes back short has seen every match up to
+		// the head taken before it, so the next read can start there rather
+		// than scan again everything the filter skips.
+		var head Position
+		h, skips := r.(headReader)
+		if skips && (len(opts.Filter.Types) > 0 || opts.Filter.StreamPrefix != "") {
+			if head, err = h.Head(ctx); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return err
+			}
+		}
 		events, err := r.ReadAll(ctx, ReadAllOptions{After: after, Filter: opts.Filter, Limit: limit})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -82,6 +100,9 @@ func CatchUp(ctx context.Context, r AllReader, wake *Notifier, poll PollInterval
 				return err
 			}
 			after = e.Position
+		}
+		if len(events) < limit {
+			after = max(after, head)
 		}
 		if len(events) > 0 {
 			delay = poll.Min

@@ -214,7 +214,10 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 		if len(evs) == 0 {
 			// Nothing more matches up to the head read before this read:
 			// the projection has processed the log through the head, even
-			// if its filter skipped the last events.
+			// if its filter skipped the last events. The next read starts
+			// there too, or every poll would scan again every event its
+			// filter skips since the last one it kept.
+			pos = max(pos, head)
 			r.update(p.Name, func(s *Status) {
 				s.State, s.Error, s.FailedAt, s.Retries = StateLive, "", nil, 0
 				s.Head = max(head, s.Position)
@@ -258,6 +261,9 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 			continue
 		}
 		pos = evs[len(evs)-1].Position
+		if len(evs) < batch {
+			pos = max(pos, head) // every match up to the head was in this batch
+		}
 		backoff = minB
 		r.update(p.Name, func(s *Status) {
 			s.Position, s.Head, s.Error, s.FailedAt, s.Retries = pos, max(head, pos), "", nil, 0

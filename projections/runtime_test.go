@@ -232,3 +232,50 @@ func TestThroughCountsEventsTheFilterSkips(t *testing.T) {
 		t.Fatalf("status = %+v", st)
 	}
 }
+
+// afterRecorder is a store that records where each ReadAll starts.
+type afterRecorder struct {
+	eventstore.Store
+	mu     sync.Mutex
+	afters []eventstore.Position
+}
+
+func (a *afterRecorder) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) ([]eventstore.Event, error) {
+	a.mu.Lock()
+	a.afters = append(a.afters, opts.After)
+	a.mu.Unlock()
+	return a.Store.ReadAll(ctx, opts)
+}
+
+func (a *afterRecorder) last() eventstore.Position {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.afters) == 0 {
+		return -1
+	}
+	return a.afters[len(a.afters)-1]
+}
+
+// TestReadsStartPastTheEventsTheFilterSkips: once a filtered read found
+// nothing more up to the head, the next reads start at the head, not at the
+// last event the projection applied; else every poll scans again everything
+// the filter skips since then, a cost that grows with the log.
+func TestReadsStartPastTheEventsTheFilterSkips(t *testing.T) {
+	t.Parallel()
+	s := &afterRecorder{Store: mustStore(t)}
+	appendN(t, s, "order-1", "order.placed", 1)
+	appendN(t, s, "product-1", "product.created", 50)
+	target := &recorder{}
+	r := &projections.Runner{Store: s, Poll: 2 * time.Millisecond}
+	start(t, r, projections.Projection{Name: "orders", Filter: eventstore.Filter{StreamPrefix: "order-"}, Target: target})
+	head, _ := s.Head(t.Context())
+	eventually(t, "reads to start at the head", func() bool { return s.last() == head })
+	if _, pos := target.snapshot(); pos >= head {
+		t.Fatalf("the target's checkpoint is %d, the head %d: the test needs skipped events after it", pos, head)
+	}
+	// A batch that comes back short also moves the start to the head.
+	appendN(t, s, "order-2", "order.placed", 1)
+	appendN(t, s, "product-1", "product.created", 10)
+	head, _ = s.Head(t.Context())
+	eventually(t, "reads to start at the new head", func() bool { return s.last() == head })
+}

@@ -293,7 +293,10 @@ func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) ([]
 		q += ` AND starts_with(stream_id, $` + strconv.Itoa(len(args)) + `)`
 	}
 	q += ` ORDER BY position LIMIT $2`
-	evs, err := s.query(ctx, q, limit, args...)
+	// Planned for the position it starts from, every time: a plan cached
+	// while the table was small (or for an old position) would scan the
+	// whole table on each catch-up read, which grows with the log.
+	evs, err := s.query(ctx, q, limit, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres read all: %w", err)
 	}
