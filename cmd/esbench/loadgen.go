@@ -37,7 +37,7 @@ const (
 //
 // With profile set, the all-in-one engine at the maximum rate serves Go's
 // profiler and the middle half of that run's CPU profile is written there.
-func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers int, dur time.Duration, profile string) {
+func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers int, dur time.Duration, withSplit bool, profile string) {
 	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
 		log.Printf("skipping the loadgen figures: rabbitmqctl is needed for a vhost of their own")
 		return
@@ -51,7 +51,11 @@ func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/commerce").CombinedOutput(); err != nil {
 		fatalf("loadgen: build commerce: %v\n%s", err, out)
 	}
-	for _, split := range []bool{false, true} {
+	modes := []bool{false}
+	if withSplit {
+		modes = append(modes, true)
+	}
+	for _, split := range modes {
 		name := "allinone"
 		if split {
 			name = "split"
