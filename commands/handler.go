@@ -143,6 +143,14 @@ func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 			}
 		} else if useCache {
 			state, version, fromCache = cachedState[S](r.Cache, stream)
+			if !fromCache {
+				// Not in the cache: most such streams are new (a
+				// checkout, a payment, an order). Decide as if it were
+				// empty, as unsure as a cached state: a refusal reloads
+				// it, and the append's expected version (none) fails if
+				// it is not new, which reloads it too.
+				state, version, fromCache = agg.Initial, 0, true
+			}
 		}
 		if !fromCache {
 			state, version, done, err = load(ctx, r, agg, agg.Initial, 0, stream, meta.CommandID)

@@ -300,3 +300,46 @@ func TestHandleCatchesUpAfterAConflict(t *testing.T) {
 		t.Fatalf("stream reads started at %v, want one read from version 6", reads.froms)
 	}
 }
+
+// TestHandleOnAStreamNotInTheCache: a new stream (a checkout, an order) is
+// written without reading it first; a stream that exists but is not cached
+// (another process wrote it, or this one restarted) still gets a decision
+// on its whole state, and a retry of a command already in it is recognised.
+func TestHandleOnAStreamNotInTheCache(t *testing.T) {
+	t.Parallel()
+	mine := mustRunner(t)
+	reads := &readsFrom{Store: mine.Store}
+	mine.Store, mine.Cache = reads, commands.NewStateCache(16)
+	ctx := context.Background()
+	if _, err := commands.Handle(ctx, mine, counterAgg(10), "counter-new", increment{By: 1}, meta("new-1")); err != nil {
+		t.Fatal(err)
+	}
+	if len(reads.froms) != 0 {
+		t.Fatalf("a new stream was read %d times before its first append", len(reads.froms))
+	}
+
+	other := &commands.Runner{Store: reads.Store, Codec: mine.Codec}
+	for i := range 3 {
+		if _, err := commands.Handle(ctx, other, counterAgg(10), "counter-old", increment{By: 3}, meta(fmt.Sprintf("old-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 9 so far: as if empty, +2 passes the limit of 10 only on the real state.
+	if _, err := commands.Handle(ctx, mine, counterAgg(10), "counter-old", increment{By: 2}, meta("old-3")); !errors.Is(err, errLimit) {
+		t.Fatalf("decision on an uncached existing stream: %v, want the limit", err)
+	}
+	fresh := &commands.Runner{Store: reads.Store, Codec: mine.Codec, Cache: commands.NewStateCache(16)}
+	res, err := commands.Handle(ctx, fresh, counterAgg(10), "counter-old", increment{By: 1}, meta("old-4"))
+	if err != nil || res.State.N != 10 || res.Version != 4 {
+		t.Fatalf("append to an uncached existing stream: %+v, %v; want N=10 at version 4", res, err)
+	}
+	again, err := commands.Handle(ctx, &commands.Runner{Store: reads.Store, Codec: mine.Codec, Cache: commands.NewStateCache(16)},
+		counterAgg(10), "counter-old", increment{By: 3}, meta("old-0"))
+	if err != nil || !again.Replayed || again.State.N != 10 {
+		t.Fatalf("retry of the stream's first command, uncached: %+v, %v", again, err)
+	}
+	evs, _ := reads.Store.ReadStream(ctx, "counter-old", eventstore.ReadStreamOptions{})
+	if len(evs) != 4 {
+		t.Fatalf("counter-old has %d events, want 4", len(evs))
+	}
+}
