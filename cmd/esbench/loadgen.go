@@ -138,7 +138,7 @@ func lgEnvironment(ctx context.Context, pgURL, redisURL, amqpURL string) ([]stri
 		"COMMERCE_REDIS_URL=" + ru.String(), "COMMERCE_AMQP_URL=" + au.String(),
 		"COMMERCE_JWT_SECRET=" + strings.Repeat("e", 32), "COMMERCE_LOG_LEVEL=warn",
 		"COMMERCE_ADMIN_EMAIL=" + lgAdminEmail, "COMMERCE_ADMIN_PASSWORD=" + lgAdminPassword,
-		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GOGC=" + os.Getenv("GOGC"),
 	}, cleanup
 }
 
