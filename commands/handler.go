@@ -245,6 +245,30 @@ func Load[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string
 	return s, v, err
 }
 
+// LoadCached is Load for facts that never change once set (a customer's
+// email, a payment's provider intent, an order's customer): a cached state
+// for which known holds is returned without reading the stream.
+func LoadCached[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string, known func(S) bool) (S, int64, error) {
+	if r.Cache != nil {
+		if st, v, ok := cachedState[S](r.Cache, stream); ok && known(st) {
+			return st, v, nil
+		}
+	}
+	return Load(ctx, r, agg, stream)
+}
+
+// LoadAtLeast is Load for a caller that needs the state only to include
+// version minVersion, the event it is reacting to: a cached state that does
+// is returned without reading the stream.
+func LoadAtLeast[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream string, minVersion int64) (S, int64, error) {
+	if r.Cache != nil {
+		if st, v, ok := cachedState[S](r.Cache, stream); ok && v >= minVersion {
+			return st, v, nil
+		}
+	}
+	return Load(ctx, r, agg, stream)
+}
+
 // DecodeMetadata reads the metadata a command wrote with an event, for
 // consumers that continue its correlation and trace; empty metadata is the
 // zero Metadata.

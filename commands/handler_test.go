@@ -343,3 +343,32 @@ func TestHandleOnAStreamNotInTheCache(t *testing.T) {
 		t.Fatalf("counter-old has %d events, want 4", len(evs))
 	}
 }
+
+// TestLoadCachedAndAtLeastSkipReadsTheyDoNotNeed: a cached state that has
+// what the caller needs is returned without a read; otherwise the stream is
+// read as Load does.
+func TestLoadCachedAndAtLeastSkipReadsTheyDoNotNeed(t *testing.T) {
+	t.Parallel()
+	r := mustRunner(t)
+	reads := &readsFrom{Store: r.Store}
+	r.Store, r.Cache = reads, commands.NewStateCache(16)
+	ctx := context.Background()
+	res, err := commands.Handle(ctx, r, counterAgg(10), "counter-l", increment{By: 2}, meta("l-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int { reads.mu.Lock(); defer reads.mu.Unlock(); return len(reads.froms) }
+	before := count()
+	if s, _, err := commands.LoadCached(ctx, r, counterAgg(10), "counter-l", func(c counter) bool { return c.N > 0 }); err != nil || s.N != 2 || count() != before {
+		t.Fatalf("LoadCached with what it needs cached: %+v, %v, %d reads", s, err, count()-before)
+	}
+	if _, _, err := commands.LoadCached(ctx, r, counterAgg(10), "counter-l", func(c counter) bool { return c.N > 5 }); err != nil || count() != before+1 {
+		t.Fatalf("LoadCached without it: %v, %d reads, want 1", err, count()-before)
+	}
+	if _, _, err := commands.LoadAtLeast(ctx, r, counterAgg(10), "counter-l", res.Version); err != nil || count() != before+1 {
+		t.Fatalf("LoadAtLeast of the cached version: %v, %d reads, want none more", err, count()-before-1)
+	}
+	if _, _, err := commands.LoadAtLeast(ctx, r, counterAgg(10), "counter-l", res.Version+1); err != nil || count() != before+2 {
+		t.Fatalf("LoadAtLeast past the cached version: %v, want a read", err)
+	}
+}

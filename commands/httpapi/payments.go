@@ -15,6 +15,7 @@ import (
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/commands/saga"
 	"github.com/commerce-engine/commerce/domain/checkout"
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/domain/payment"
@@ -68,7 +69,9 @@ func (p *Payments) createIntent(c *gin.Context) {
 	}
 	claims, _ := auth.ClaimsFrom(c)
 	ctx := c.Request.Context()
-	cust, _, err := commands.Load(ctx, p.API.Runner, commands.Customer, commands.CustomerStream(claims.UserID))
+	// Verification is never undone: a cached verified state need not be read again.
+	cust, _, err := commands.LoadCached(ctx, p.API.Runner, commands.Customer, commands.CustomerStream(claims.UserID),
+		func(c customer.State) bool { return c.EmailVerified })
 	if err != nil {
 		fail(c, err)
 		return
@@ -194,7 +197,9 @@ func (p *Payments) Record(ctx context.Context, body []byte, signature, trace str
 		return 0, nil
 	}
 	stream := commands.PaymentStream(ev.PaymentID)
-	current, _, err := commands.Load(ctx, p.API.Runner, commands.Payment, stream)
+	// What is checked here (recorded, its provider intent and checkout) never
+	// changes once recorded; the command below decides on the current state.
+	current, _, err := commands.LoadCached(ctx, p.API.Runner, commands.Payment, stream, paymentRecorded)
 	if err != nil {
 		return 0, err
 	}
@@ -250,7 +255,7 @@ func (p *Payments) simulate(c *gin.Context) {
 	}
 	claims, _ := auth.ClaimsFrom(c)
 	ctx := c.Request.Context()
-	pay, _, err := commands.Load(ctx, p.API.Runner, commands.Payment, commands.PaymentStream(id))
+	pay, _, err := commands.LoadCached(ctx, p.API.Runner, commands.Payment, commands.PaymentStream(id), paymentRecorded)
 	if err != nil {
 		fail(c, err)
 		return
@@ -326,3 +331,7 @@ func (p *Payments) cancelOrder(c *gin.Context) {
 	}
 	p.API.writeOrder(c, id, res)
 }
+
+// paymentRecorded holds once a payment's intent is recorded: from then on
+// its provider intent, checkout, customer and amount never change.
+func paymentRecorded(p payment.State) bool { return p.Status != 0 }

@@ -346,7 +346,7 @@ func (s *Saga) Handle(ctx context.Context, e eventstore.Event) error {
 	case payment.Refunded:
 		return s.refunded(ctx, ev, s.meta(ev.CheckoutID, cause, trace, Actor))
 	case checkout.Paid:
-		return s.complete(ctx, ev.CheckoutID, s.meta(ev.CheckoutID, cause, trace, Actor))
+		return s.complete(ctx, ev.CheckoutID, e.Version, s.meta(ev.CheckoutID, cause, trace, Actor))
 	case checkout.Abandoned:
 		return s.release(ctx, ev.CheckoutID, s.meta(ev.CheckoutID, cause, trace, Actor))
 	case checkout.RefundRequested:
@@ -360,8 +360,12 @@ func (s *Saga) Handle(ctx context.Context, e eventstore.Event) error {
 // complete commits the reservations, places the order (its id is the
 // checkout's: one checkout, at most one order), clears the cart and records
 // the completion.
-func (s *Saga) complete(ctx context.Context, checkoutID string, m meta) error {
-	st, _, err := commands.Load(ctx, s.run, commands.Checkout, commands.CheckoutStream(checkoutID))
+//
+// paidAt is the version of the checkout's paid event: a cached state that
+// includes it is as good as a read (what follows a payment is decided by
+// the commands below, on the current state).
+func (s *Saga) complete(ctx context.Context, checkoutID string, paidAt int64, m meta) error {
+	st, _, err := commands.LoadAtLeast(ctx, s.run, commands.Checkout, commands.CheckoutStream(checkoutID), paidAt)
 	if err != nil {
 		return fmt.Errorf("load checkout %s: %w", checkoutID, err)
 	}
