@@ -28,7 +28,9 @@ type Timeouts struct {
 }
 
 // Run follows the checkout streams and expires due checkouts until ctx is
-// done.
+// done. It reads the new checkout events once per tick rather than on every
+// append: expiries are minutes away, and a busy shop appends hundreds of
+// times a second.
 func (t *Timeouts) Run(ctx context.Context) error {
 	if t.Tick <= 0 {
 		t.Tick = time.Second
@@ -36,30 +38,46 @@ func (t *Timeouts) Run(ctx context.Context) error {
 	t.mu.Lock()
 	t.open = map[string]time.Time{}
 	t.mu.Unlock()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() {
-		errc <- t.Store.Subscribe(ctx, eventstore.SubscribeOptions{
-			Filter: eventstore.Filter{StreamPrefix: "checkout-"}, BatchSize: eventstore.MaxReadLimit,
-		}, func(e eventstore.Event) error {
-			t.apply(e)
-			return nil
-		})
-	}()
+	var after eventstore.Position
 	tick := time.NewTicker(t.Tick)
 	defer tick.Stop()
 	for {
-		select {
-		case err := <-errc:
+		next, err := t.follow(ctx, after)
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return fmt.Errorf("saga timeouts: follow checkouts: %w", err)
+		}
+		after = next
+		t.fire(ctx)
+		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
-			t.fire(ctx)
+		}
+	}
+}
+
+// follow folds the checkout events after `after` into the schedule and
+// returns how far the log was read: the head taken before the last read,
+// once nothing more came (so the next read skips what the filter skipped).
+func (t *Timeouts) follow(ctx context.Context, after eventstore.Position) (eventstore.Position, error) {
+	for {
+		head, err := t.Store.Head(ctx)
+		if err != nil {
+			return after, err
+		}
+		evs, err := t.Store.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Filter: eventstore.Filter{StreamPrefix: "checkout-"}, Limit: eventstore.MaxReadLimit})
+		if err != nil {
+			return after, err
+		}
+		for _, e := range evs {
+			t.apply(e)
+			after = e.Position
+		}
+		if len(evs) < eventstore.MaxReadLimit {
+			return max(after, head), nil
 		}
 	}
 }
@@ -117,7 +135,7 @@ func (t *Timeouts) fire(ctx context.Context) {
 		switch {
 		case err == nil:
 			// The abandonment (or the payment that won the race) reaches
-			// apply through the subscription and unschedules it.
+			// apply on the next tick and unschedules it.
 		case errors.Is(err, context.Canceled):
 			return
 		default:
