@@ -124,10 +124,11 @@ func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 	)
 	for attempt := 1; ; attempt++ {
 		var (
-			state     S
-			version   int64
-			done      *eventstore.Event
-			fromCache bool
+			state      S
+			version    int64
+			done       *eventstore.Event
+			fromCache  bool
+			assumedNew bool
 		)
 		if catchUp {
 			catchUp = false
@@ -149,7 +150,7 @@ func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 				// empty, as unsure as a cached state: a refusal reloads
 				// it, and the append's expected version (none) fails if
 				// it is not new, which reloads it too.
-				state, version, fromCache = agg.Initial, 0, true
+				state, version, fromCache, assumedNew = agg.Initial, 0, true, true
 			}
 		}
 		if !fromCache {
@@ -219,6 +220,12 @@ func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 			return Result[S]{}, fmt.Errorf("handle %T on %s: %w", cmd, stream, err)
 		}
 		catchUp = useCache
+		if assumedNew {
+			// The stream was not new after all: that is a read, not a
+			// lost race, so no back-off and no attempt spent.
+			attempt--
+			continue
+		}
 		if attempt >= policy.Attempts {
 			return Result[S]{}, fmt.Errorf("handle %T on %s after %d attempts: %w", cmd, stream, attempt, ErrConflict)
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/eventstore"
@@ -370,5 +371,27 @@ func TestLoadCachedAndAtLeastSkipReadsTheyDoNotNeed(t *testing.T) {
 	}
 	if _, _, err := commands.LoadAtLeast(ctx, r, counterAgg(10), "counter-l", res.Version+1); err != nil || count() != before+2 {
 		t.Fatalf("LoadAtLeast past the cached version: %v, want a read", err)
+	}
+}
+
+// TestAStreamThatWasNotNewCostsNoRetry: deciding on an uncached existing
+// stream as if new fails its append, which is a read, not a lost race: a
+// runner allowed a single attempt still succeeds.
+func TestAStreamThatWasNotNewCostsNoRetry(t *testing.T) {
+	t.Parallel()
+	r := mustRunner(t)
+	ctx := context.Background()
+	if _, err := commands.Handle(ctx, r, counterAgg(10), "counter-x", increment{By: 1}, meta("x-1")); err != nil {
+		t.Fatal(err)
+	}
+	one := &commands.Runner{Store: r.Store, Codec: r.Codec, Cache: commands.NewStateCache(16),
+		Retry: commands.RetryPolicy{Attempts: 1, BaseDelay: time.Second, MaxDelay: time.Second}}
+	start := time.Now()
+	res, err := commands.Handle(ctx, one, counterAgg(10), "counter-x", increment{By: 1}, meta("x-2"))
+	if err != nil || res.State.N != 2 || res.Version != 2 {
+		t.Fatalf("on an uncached existing stream with one attempt: %+v, %v", res, err)
+	}
+	if time.Since(start) >= time.Second {
+		t.Fatalf("took %s: the failed append of the new-stream guess waited a back-off", time.Since(start))
 	}
 }
