@@ -3,7 +3,6 @@ package saga
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -43,13 +42,16 @@ func (t *Timeouts) Run(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		next, err := t.follow(ctx, after)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("saga timeouts: follow checkouts: %w", err)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			// The store is away for a moment: keep the schedule and read
+			// from where it stopped on the next tick.
+			t.Saga.log.WarnContext(ctx, "checkout timeouts: reading the checkouts failed; retrying on the next tick", "error", err)
+		default:
+			after = next
 		}
-		after = next
 		t.fire(ctx)
 		select {
 		case <-ctx.Done():
