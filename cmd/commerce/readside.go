@@ -191,7 +191,9 @@ func newReadModelPool(ctx context.Context, url string, params map[string]string)
 		cfg.MaxConns = 32
 	}
 	for k, v := range params {
-		cfg.ConnConfig.RuntimeParams[k] = v
+		if _, set := cfg.ConnConfig.RuntimeParams[k]; !set { // the URL's own setting wins
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
