@@ -336,7 +336,7 @@ func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) ([]
 	}
 	var out []eventstore.Event
 	for {
-		rs, err := s.client.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Forwards, From: from}, s.readPage)
+		rs, err := s.client.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Forwards, From: from, RequiresLeader: true}, s.readPage)
 		if err != nil {
 			return nil, fmt.Errorf("esdb: read $all: %w", ctxErr(ctx, err))
 		}
@@ -385,14 +385,16 @@ func after(a, b kurrentdb.Position) bool {
 
 // Head implements eventstore.Store: the position of the namespace's last
 // event, found by reading $all backwards (with a namespace on a shared
-// server, as far back as that event is).
+// server, as far back as that event is). Head and ReadAll read from the
+// leader, so that a head is never past what a later ReadAll can return (a
+// lagging follower could answer the read).
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	if s.closed.Load() {
 		return 0, eventstore.ErrClosed
 	}
 	from := kurrentdb.AllPosition(kurrentdb.End{})
 	for {
-		rs, err := s.client.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Backwards, From: from}, s.readPage)
+		rs, err := s.client.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Backwards, From: from, RequiresLeader: true}, s.readPage)
 		if err != nil {
 			return 0, fmt.Errorf("esdb: head: %w", ctxErr(ctx, err))
 		}
