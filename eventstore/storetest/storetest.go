@@ -196,11 +196,20 @@ func wantWrongVersion(t *testing.T, err error, actual int64) {
 	}
 }
 
+// head is the store's head once it shows what the test appended (see
+// appended: a store may withhold committed events for a moment).
 func head(t *testing.T, s eventstore.Store) eventstore.Position {
 	t.Helper()
-	h, err := s.Head(ctxT(t))
-	if err != nil {
-		t.Fatalf("head: %v", err)
+	want, _ := appended.Load(s)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := s.Head(ctxT(t))
+		if err != nil {
+			t.Fatalf("head: %v", err)
+		}
+		if want == nil || h >= want.(eventstore.Position) || time.Now().After(deadline) {
+			return h
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return h
 }
