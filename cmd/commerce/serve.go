@@ -309,7 +309,7 @@ func (m *Main) openEventStore(ctx context.Context) (pingStore, error) {
 		if len(applied) > 0 {
 			m.log.Info("event store migrations applied", "schema", m.schema, "versions", applied)
 		}
-		s, err := postgres.Open(ctx, postgres.Config{URL: m.cfg.EventStoreURL, Schema: m.schema})
+		s, err := postgres.Open(ctx, postgres.Config{URL: m.cfg.EventStoreURL, Schema: m.schema, Logger: m.log})
 		if err != nil {
 			return nil, fmt.Errorf("open the PostgreSQL event store at %s: %w", redactURL(m.cfg.EventStoreURL), err)
 		}

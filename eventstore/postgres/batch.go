@@ -172,6 +172,9 @@ func (s *Store) writeBatch(batch []*appendRequest) {
 	}
 	if appended {
 		s.notifier.Notify()
+		if s.announceCh != nil {
+			s.announce()
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,11 @@ type Config struct {
 	// Flushers is how many group appends may be in flight at once (default
 	// 4); each takes every append queued when it is free.
 	Flushers int
+	// Logger receives the store's own diagnostics (nil: none).
+	Logger *slog.Logger
+	// NoListen turns off the LISTEN/NOTIFY wake-ups between processes
+	// (subscribers then see other processes' appends by polling only).
+	NoListen bool
 	// TestCommitDelay makes every append sleep a random time up to this
 	// long between taking its positions and committing, so that commits land
 	// out of position order. Only tests set it.
@@ -75,6 +81,11 @@ type Store struct {
 	flushersDone chan struct{} // closed once every flusher has stopped
 	lifetime     context.Context
 	stop         context.CancelFunc
+
+	log           *slog.Logger
+	announceCh    chan struct{} // nil without LISTEN/NOTIFY
+	announcerDone chan struct{}
+	listenerDone  chan struct{}
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -163,11 +174,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		queue: make(chan *appendRequest, 4*maxBatchRequests), closing: make(chan struct{}),
 		flushersDone: make(chan struct{}), lifetime: lifetime, stop: stop,
 	}
+	s.log = cfg.Logger
+	if s.log == nil {
+		s.log = discardLogger
+	}
 	s.flushers.Add(flushers)
 	for range flushers {
 		go s.flusher()
 	}
 	go func() { s.flushers.Wait(); close(s.flushersDone) }()
+	if !cfg.NoListen {
+		s.announceCh, s.announcerDone, s.listenerDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go s.announcer()
+		go s.listener(pc.ConnConfig.Copy())
+	}
 	return s, nil
 }
 
@@ -192,6 +212,10 @@ func (s *Store) Close() error {
 	close(s.closing)
 	<-s.flushersDone
 	s.stop()
+	if s.announceCh != nil {
+		<-s.announcerDone
+		<-s.listenerDone
+	}
 	s.pool.Close()
 	return nil
 }

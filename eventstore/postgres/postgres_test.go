@@ -135,3 +135,40 @@ func TestCommitsLandOutOfOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherProcessesAppendsWakeSubscribers: a subscriber sees an append made
+// through another Store (another process) at once, through LISTEN/NOTIFY,
+// not at its next poll (10 s at the soonest here).
+func TestOtherProcessesAppendsWakeSubscribers(t *testing.T) {
+	writer := MustOpen(t, postgres.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url, schema := writer.Pool().Config().ConnString(), ""
+	if err := writer.Pool().QueryRow(ctx, "SELECT current_setting('search_path')").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, Poll: eventstore.PollInterval{Min: 10 * time.Second, Max: 30 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	got := make(chan time.Time, 10)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		_ = reader.Subscribe(sctx, eventstore.SubscribeOptions{}, func(eventstore.Event) error { got <- time.Now(); return nil })
+	}()
+	for i := range 3 {
+		time.Sleep(200 * time.Millisecond) // the subscriber is idle; it polls every 10 s at most
+		sent := time.Now()
+		if _, err := writer.Append(ctx, fmt.Sprintf("wake-%d", i), eventstore.Any, storetest.NewEvent("test.woke", `{}`)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case at := <-got:
+			t.Logf("append %d seen by the other store after %s", i, at.Sub(sent))
+		case <-time.After(time.Second):
+			t.Fatalf("append %d not seen by the other store within 1 s: no wake-up between processes", i)
+		}
+	}
+}

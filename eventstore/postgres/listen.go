@@ -1,0 +1,91 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Appends made by other processes wake this store's subscribers through
+// PostgreSQL's LISTEN/NOTIFY: after each group append that wrote, the store
+// sends a NOTIFY on its schema's channel (at most one in flight, so a busy
+// store sends one per round trip, not one per append), and one connection
+// per store listens. A lost notification costs only latency: subscribers
+// still poll within Config.Poll.Max.
+
+// channel is the NOTIFY channel of the store's schema.
+func (s *Store) channel() string { return "commerce_events_" + s.schema }
+
+// announce asks the announcer to NOTIFY other processes; it never blocks.
+func (s *Store) announce() {
+	select {
+	case s.announceCh <- struct{}{}:
+	default: // one is pending already: it covers this append too
+	}
+}
+
+// announcer sends the NOTIFYs announce asks for until the store closes.
+func (s *Store) announcer() {
+	defer close(s.announcerDone)
+	for {
+		select {
+		case <-s.lifetime.Done():
+			return
+		case <-s.announceCh:
+		}
+		ctx, cancel := context.WithTimeout(s.lifetime, 5*time.Second)
+		_, err := s.pool.Exec(ctx, "SELECT pg_notify($1, '')", s.channel())
+		cancel()
+		if err != nil && s.lifetime.Err() == nil {
+			s.log.Debug("event store: notify other processes failed; they will poll", "error", err)
+		}
+	}
+}
+
+// listener wakes this store's subscribers on other processes' NOTIFYs,
+// reconnecting with back-off until the store closes.
+func (s *Store) listener(connConfig *pgx.ConnConfig) {
+	defer close(s.listenerDone)
+	delay := 100 * time.Millisecond
+	for s.lifetime.Err() == nil {
+		err := s.listen(connConfig)
+		if s.lifetime.Err() != nil {
+			return
+		}
+		s.log.Debug("event store: listening for other processes' appends failed; retrying", "error", err, "retry_in", delay)
+		select {
+		case <-s.lifetime.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
+}
+
+func (s *Store) listen(connConfig *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(s.lifetime, connConfig)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(s.lifetime, "LISTEN "+pgx.Identifier{s.channel()}.Sanitize()); err != nil {
+		return err
+	}
+	// Appends made while not listening would otherwise wait for a poll.
+	s.notifier.Notify()
+	for {
+		if _, err := conn.WaitForNotification(s.lifetime); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+		s.notifier.Notify()
+	}
+}
+
+// discardLogger is the store's logger when the caller gives none.
+var discardLogger = slog.New(slog.DiscardHandler)
