@@ -11,9 +11,9 @@ import (
 
 // Appends made by other processes wake this store's subscribers through
 // PostgreSQL's LISTEN/NOTIFY: after each group append that wrote, the store
-// sends a NOTIFY on its schema's channel (at most one in flight, so a busy
-// store sends one per round trip, not one per append), and one connection
-// per store listens. A lost notification costs only latency: subscribers
+// sends a NOTIFY on its schema's channel (at most one every
+// announceSpacing, so a busy store sends a few hundred a second, not one per
+// append), and one connection per store listens. A lost notification costs only latency: subscribers
 // still poll within Config.Poll.Max.
 
 // channel is the NOTIFY channel of the store's schema.
@@ -42,8 +42,18 @@ func (s *Store) announcer() {
 		if err != nil && s.lifetime.Err() == nil {
 			s.log.Debug("event store: notify other processes failed; they will poll", "error", err)
 		}
+		// Appends meanwhile are announced together by the next NOTIFY.
+		select {
+		case <-s.lifetime.Done():
+			return
+		case <-time.After(announceSpacing):
+		}
 	}
 }
+
+// announceSpacing bounds how often a store NOTIFYs: under load the others'
+// subscribers are busy reading anyway, and each NOTIFY is a statement.
+const announceSpacing = 5 * time.Millisecond
 
 // listener wakes this store's subscribers on other processes' NOTIFYs,
 // reconnecting with back-off until the store closes.
