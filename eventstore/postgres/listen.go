@@ -37,7 +37,7 @@ func (s *Store) announcer() {
 		case <-s.announceCh:
 		}
 		ctx, cancel := context.WithTimeout(s.lifetime, 5*time.Second)
-		_, err := s.pool.Exec(ctx, "SELECT pg_notify($1, '')", s.channel())
+		_, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel(), s.origin)
 		cancel()
 		if err != nil && s.lifetime.Err() == nil {
 			s.log.Debug("event store: notify other processes failed; they will poll", "error", err)
@@ -87,13 +87,16 @@ func (s *Store) listen(connConfig *pgx.ConnConfig) error {
 	// Appends made while not listening would otherwise wait for a poll.
 	s.notifier.Notify()
 	for {
-		if _, err := conn.WaitForNotification(s.lifetime); err != nil {
+		n, err := conn.WaitForNotification(s.lifetime)
+		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return nil
 			}
 			return err
 		}
-		s.notifier.Notify()
+		if n.Payload != s.origin { // this store's own appends woke its subscribers already
+			s.notifier.Notify()
+		}
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -83,6 +84,7 @@ type Store struct {
 	stop         context.CancelFunc
 
 	log           *slog.Logger
+	origin        string        // this store's NOTIFY payload, to ignore its own
 	announceCh    chan struct{} // nil without LISTEN/NOTIFY
 	announcerDone chan struct{}
 	listenerDone  chan struct{}
@@ -184,6 +186,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	go func() { s.flushers.Wait(); close(s.flushersDone) }()
 	if !cfg.NoListen {
+		s.origin = uuid.NewString()
 		s.announceCh, s.announcerDone, s.listenerDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 		go s.announcer()
 		go s.listener(pc.ConnConfig.Copy())
