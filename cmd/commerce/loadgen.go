@@ -284,27 +284,28 @@ type lgLive struct {
 func (l *lgLive) wait(order string) <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.chanLocked(order)
+}
+
+func (l *lgLive) seen(order string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch := l.chanLocked(order)
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+// chanLocked is the order's channel, made on first use by either side.
+func (l *lgLive) chanLocked(order string) chan struct{} {
 	ch, ok := l.placed[order]
 	if !ok {
 		ch = make(chan struct{})
 		l.placed[order] = ch
 	}
 	return ch
-}
-
-func (l *lgLive) seen(order string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ch, ok := l.placed[order]
-	if !ok {
-		ch = make(chan struct{})
-		l.placed[order] = ch
-	}
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
 }
 
 // forget drops an order's channel once its buy is over.
