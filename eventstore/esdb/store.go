@@ -336,45 +336,58 @@ func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) ([]
 	}
 	var out []eventstore.Event
 	for {
-		rs, err := s.client.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Forwards, From: from, RequiresLeader: true}, s.readPage)
-		if err != nil {
-			return nil, fmt.Errorf("esdb: read $all: %w", ctxErr(ctx, err))
-		}
-		var n uint64
-		for {
-			re, err := rs.Recv()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				rs.Close()
-				return nil, fmt.Errorf("esdb: read $all: %w", ctxErr(ctx, err))
-			}
-			n++
-			r := re.OriginalEvent()
-			if r == nil || seen != nil && !after(r.Position, *seen) {
-				continue
+		n, _, err := s.page(ctx, kurrentdb.Forwards, from, func(r *kurrentdb.RecordedEvent) (bool, error) {
+			if seen != nil && !after(r.Position, *seen) {
+				return false, nil
 			}
 			p := r.Position
 			seen = &p
 			e, ok, err := fromRecorded(s.ns, r)
-			if err != nil {
-				rs.Close()
-				return nil, fmt.Errorf("esdb: read $all: %w", ctxErr(ctx, err))
+			if err != nil || !ok || !opts.Filter.Match(e) {
+				return false, err
 			}
-			if ok && opts.Filter.Match(e) {
-				out = append(out, e)
-				if len(out) == limit {
-					rs.Close()
-					return out, nil
-				}
-			}
+			out = append(out, e)
+			return len(out) == limit, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("esdb: read $all: %w", ctxErr(ctx, err))
 		}
-		rs.Close()
-		if n < s.readPage || seen == nil {
+		if len(out) == limit || n < s.readPage || seen == nil {
 			return out, nil
 		}
 		from = *seen
+	}
+}
+
+// page reads one page of $all from `from` in direction dir and hands each
+// record to visit until it says stop; it returns how many records the page
+// held (up to where visit stopped) and the position of the last one.
+func (s *Store) page(ctx context.Context, dir kurrentdb.Direction, from kurrentdb.AllPosition, visit func(*kurrentdb.RecordedEvent) (stop bool, err error)) (uint64, *kurrentdb.Position, error) {
+	rs, err := s.client.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: dir, From: from, RequiresLeader: true}, s.readPage)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rs.Close()
+	var n uint64
+	var last *kurrentdb.Position
+	for {
+		re, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return n, last, nil
+		}
+		if err != nil {
+			return n, last, err
+		}
+		n++
+		r := re.OriginalEvent()
+		if r == nil {
+			continue
+		}
+		p := r.Position
+		last = &p
+		if stop, err := visit(r); err != nil || stop {
+			return n, last, err
+		}
 	}
 }
 
@@ -394,41 +407,19 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	}
 	from := kurrentdb.AllPosition(kurrentdb.End{})
 	for {
-		rs, err := s.client.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Backwards, From: from, RequiresLeader: true}, s.readPage)
+		var head eventstore.Position
+		n, oldest, err := s.page(ctx, kurrentdb.Backwards, from, func(r *kurrentdb.RecordedEvent) (bool, error) {
+			e, ok, err := fromRecorded(s.ns, r)
+			if ok {
+				head = e.Position
+			}
+			return ok, err
+		})
 		if err != nil {
 			return 0, fmt.Errorf("esdb: head: %w", ctxErr(ctx, err))
 		}
-		var n uint64
-		var oldest *kurrentdb.Position
-		for {
-			re, err := rs.Recv()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				rs.Close()
-				return 0, fmt.Errorf("esdb: head: %w", ctxErr(ctx, err))
-			}
-			n++
-			r := re.OriginalEvent()
-			if r == nil {
-				continue
-			}
-			p := r.Position
-			oldest = &p
-			e, ok, err := fromRecorded(s.ns, r)
-			if err != nil {
-				rs.Close()
-				return 0, fmt.Errorf("esdb: head: %w", ctxErr(ctx, err))
-			}
-			if ok {
-				rs.Close()
-				return e.Position, nil
-			}
-		}
-		rs.Close()
-		if n < s.readPage || oldest == nil {
-			return 0, nil
+		if head > 0 || n < s.readPage || oldest == nil {
+			return head, nil
 		}
 		from = *oldest
 	}
