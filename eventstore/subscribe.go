@@ -42,6 +42,38 @@ type headReader interface {
 	Head(ctx context.Context) (Position, error)
 }
 
+// ReadPast reads the batch of $all that opts selects and says how far the
+// log was read: to the batch's last event, or, when the batch came back
+// short of opts.Limit on a filtered read, to the head taken before the read
+// (every match up to there was in the batch). Reading on from there, not
+// from the last match, spares filtered readers rescanning on every poll all
+// that their filter skips. Readers without a Head go to the last event.
+func ReadPast(ctx context.Context, r AllReader, opts ReadAllOptions) ([]Event, Position, error) {
+	var head Position
+	if h, ok := r.(headReader); ok && (len(opts.Filter.Types) > 0 || opts.Filter.StreamPrefix != "") {
+		var err error
+		if head, err = h.Head(ctx); err != nil {
+			return nil, opts.After, err
+		}
+	}
+	events, err := r.ReadAll(ctx, opts)
+	if err != nil {
+		return nil, opts.After, err
+	}
+	through := opts.After
+	if len(events) > 0 {
+		through = events[len(events)-1].Position
+	}
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = DefaultReadLimit
+	}
+	if len(events) < limit {
+		through = max(through, head)
+	}
+	return events, through, nil
+}
+
 // PollInterval bounds how long a catch-up subscription sleeps between reads:
 // MinPoll right after a wake-up that found nothing yet (a concurrent commit
 // may still be landing), doubling up to MaxPoll when nothing happens, which is
@@ -75,20 +107,7 @@ func CatchUp(ctx context.Context, r AllReader, wake *Notifier, poll PollInterval
 		if wake != nil {
 			woken = wake.Wait()
 		}
-		// A filtered read that comes back short has seen every match up to
-		// the head taken before it, so the next read can start there rather
-		// than scan again everything the filter skips.
-		var head Position
-		h, skips := r.(headReader)
-		if skips && (len(opts.Filter.Types) > 0 || opts.Filter.StreamPrefix != "") {
-			if head, err = h.Head(ctx); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return err
-			}
-		}
-		events, err := r.ReadAll(ctx, ReadAllOptions{After: after, Filter: opts.Filter, Limit: limit})
+		events, through, err := ReadPast(ctx, r, ReadAllOptions{After: after, Filter: opts.Filter, Limit: limit})
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -99,11 +118,8 @@ func CatchUp(ctx context.Context, r AllReader, wake *Notifier, poll PollInterval
 			if err := fn(e); err != nil {
 				return err
 			}
-			after = e.Position
 		}
-		if len(events) < limit {
-			after = max(after, head)
-		}
+		after = through
 		if len(events) > 0 {
 			delay = poll.Min
 			if len(events) == limit {

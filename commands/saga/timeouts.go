@@ -62,24 +62,19 @@ func (t *Timeouts) Run(ctx context.Context) error {
 }
 
 // follow folds the checkout events after `after` into the schedule and
-// returns how far the log was read: the head taken before the last read,
-// once nothing more came (so the next read skips what the filter skipped).
+// returns how far the log was read (see eventstore.ReadPast).
 func (t *Timeouts) follow(ctx context.Context, after eventstore.Position) (eventstore.Position, error) {
 	for {
-		head, err := t.Store.Head(ctx)
-		if err != nil {
-			return after, err
-		}
-		evs, err := t.Store.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Filter: eventstore.Filter{StreamPrefix: "checkout-"}, Limit: eventstore.MaxReadLimit})
+		evs, through, err := eventstore.ReadPast(ctx, t.Store, eventstore.ReadAllOptions{After: after, Filter: eventstore.Filter{StreamPrefix: "checkout-"}, Limit: eventstore.MaxReadLimit})
 		if err != nil {
 			return after, err
 		}
 		for _, e := range evs {
 			t.apply(e)
-			after = e.Position
 		}
+		after = through
 		if len(evs) < eventstore.MaxReadLimit {
-			return max(after, head), nil
+			return after, nil
 		}
 	}
 }
