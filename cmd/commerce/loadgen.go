@@ -126,45 +126,54 @@ type lgClient struct {
 }
 
 func (c lgClient) call(ctx context.Context, method, path string, body, out any, header ...string) (int, http.Header, error) {
+	code, b, h, err := sendJSON(ctx, c.http, method, c.base+path, c.token, body, header...)
+	if err != nil {
+		return code, h, err
+	}
+	if out != nil && code < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return code, h, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	if code >= 300 {
+		return code, h, fmt.Errorf("%s %s: %d %s", method, path, code, bytes.TrimSpace(b))
+	}
+	return code, h, nil
+}
+
+// sendJSON sends body (when not nil) as JSON to url with a bearer token
+// (when set) and the extra header name/value pairs, and returns the
+// answer's status, body and header. loadgen and the engine's tests call the
+// API through it.
+func sendJSON(ctx context.Context, hc *http.Client, method, url, token string, body any, header ...string) (int, []byte, http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, resp.Header, err
-	}
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, resp.Header, fmt.Errorf("%s %s: %w", method, path, err)
-		}
-	}
-	if resp.StatusCode >= 300 {
-		return resp.StatusCode, resp.Header, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	return resp.StatusCode, resp.Header, nil
+	return resp.StatusCode, b, resp.Header, err
 }
 
 // runLoadgen signs in the admin, creates products, then runs the shoppers
