@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
@@ -75,38 +74,19 @@ func mustAMQPBusCfg(t *testing.T, cfg messaging.AMQPConfig) *messaging.Bus {
 }
 
 func deleteDeclared(t *testing.T, url, prefix string, b *messaging.Bus) {
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Errorf("cleanup dial: %v", err)
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Errorf("cleanup channel: %v", err)
-		return
-	}
 	exchanges, queues := b.Declared()
-	for _, q := range queues {
-		if !strings.HasPrefix(q, prefix) {
-			t.Errorf("declared queue %s lacks prefix %s", q, prefix)
-			continue
+	prefixed := func(kind string, names []string) []string {
+		var out []string
+		for _, n := range names {
+			if !strings.HasPrefix(n, prefix) {
+				t.Errorf("declared %s %s lacks prefix %s", kind, n, prefix)
+				continue
+			}
+			out = append(out, n)
 		}
-		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
-			t.Errorf("delete queue %s: %v", q, err)
-			return
-		}
+		return out
 	}
-	for _, x := range exchanges {
-		if !strings.HasPrefix(x, prefix) {
-			t.Errorf("declared exchange %s lacks prefix %s", x, prefix)
-			continue
-		}
-		if err := ch.ExchangeDelete(x, false, false); err != nil {
-			t.Errorf("delete exchange %s: %v", x, err)
-			return
-		}
-	}
+	deleteNames(t, url, prefixed("exchange", exchanges), prefixed("queue", queues))
 }
 
 // MustOpenStore opens an SQLite event store in a temp dir.
