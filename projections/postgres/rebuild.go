@@ -24,9 +24,9 @@ type RebuildOptions struct {
 	Progress func(pos, head eventstore.Position)
 }
 
-// errSwapBusy means the swap could not lock the views quickly and backed
-// off, so that no reader is chosen as a deadlock victim.
-var errSwapBusy = errors.New("views are busy")
+// errBusy means a swap or a drop could not take its locks quickly and
+// backed off, so that no reader is chosen as a deadlock victim.
+var errBusy = errors.New("read models are busy")
 
 // Rebuild replays the log into a new generation of m while the live one
 // keeps serving, then swaps the views to it and drops the old one. Only one
@@ -61,7 +61,7 @@ func (s *Store) Rebuild(ctx context.Context, events eventstore.Store, m Model, o
 	var old string
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		old, err = s.swap(ctx, events, m, gen, schema, opts)
-		if !errors.Is(err, errSwapBusy) {
+		if !errors.Is(err, errBusy) {
 			break
 		}
 		t := time.NewTimer(wait)
@@ -75,24 +75,57 @@ func (s *Store) Rebuild(ctx context.Context, events eventstore.Store, m Model, o
 	if err != nil {
 		return fmt.Errorf("projections/postgres rebuild %s: swap: %w", name, err)
 	}
-	// Readers still on the old tables hold locks the drop waits for;
-	// readers that started after the swap use the new views.
-	for attempt := 0; ; attempt++ {
-		_, err = s.Pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+rtIdent(old)+" CASCADE")
-		if err == nil || rtCode(err) != "40P01" || attempt == 5 {
-			break
+	if err := s.dropGeneration(ctx, old); err != nil {
+		return fmt.Errorf("projections/postgres rebuild %s: swapped to %s but could not drop %s (the next rebuild will): %w", name, schema, old, err)
+	}
+	return nil
+}
+
+// dropPatience bounds how long a rebuild keeps retrying the drop of the
+// generation it replaced while readers still use it.
+const dropPatience = 30 * time.Second
+
+// dropGeneration drops a generation no view points at any more. Readers
+// that began before the swap (or whose cached plans still name its tables)
+// hold locks the drop needs; each attempt gives up its locks before the
+// server's deadlock check could pick such a reader as the victim, and the
+// drop is retried after they finish.
+func (s *Store) dropGeneration(ctx context.Context, schema string) error {
+	began := time.Now()
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err := s.tryDrop(ctx, schema)
+		if !errors.Is(err, errBusy) {
+			return err
 		}
-		// A deadlock with readers: let them finish before trying again.
-		t := time.NewTimer(time.Duration(attempt+1) * 100 * time.Millisecond)
+		if time.Since(began) > dropPatience {
+			return fmt.Errorf("%w for %v", err, dropPatience)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("projections/postgres rebuild %s: swapped to %s but could not drop %s (the next rebuild will): %w", name, schema, old, ctx.Err())
+			return ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// tryDrop makes one attempt of dropGeneration; errBusy means a lock wait
+// gave up.
+func (s *Store) tryDrop(ctx context.Context, schema string) error {
+	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("projections/postgres rebuild %s: swapped to %s but could not drop %s (the next rebuild will): %w", name, schema, old, err)
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer rtRollback(ctx, tx)
+	if err := boundLockWaits(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+rtIdent(schema)+" CASCADE"); err != nil {
+		return busyOr(ctx, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
@@ -237,7 +270,7 @@ func (s *Store) applyBatch(ctx context.Context, m Model, schema string, evs []ev
 // registry row's lock, it catches schema up with the live generation,
 // repoints the views, re-grants the analytics views and updates the
 // registry, all in one transaction. It returns the old generation's schema.
-// errSwapBusy means it could not lock the views in time and rolled back.
+// errBusy means it could not lock the views in time and rolled back.
 func (s *Store) swap(ctx context.Context, events eventstore.Store, m Model, gen int64, schema string, opts RebuildOptions) (string, error) {
 	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
@@ -290,7 +323,7 @@ func (s *Store) swap(ctx context.Context, events eventstore.Store, m Model, gen 
 }
 
 // lockViews takes every existing view of m in ACCESS EXCLUSIVE mode, giving
-// up (errSwapBusy) before the server's deadlock check could pick a reader
+// up (errBusy) before the server's deadlock check could pick a reader
 // as the victim: a reader holding one view while waiting for another the
 // swap holds would otherwise fail.
 func (s *Store) lockViews(ctx context.Context, tx pgx.Tx, m Model) error {
@@ -312,13 +345,8 @@ func (s *Store) lockViews(ctx context.Context, tx pgx.Tx, m Model) error {
 	if len(existing) == 0 {
 		return nil
 	}
-	var deadlockMS int64
-	if err := tx.QueryRow(ctx, "SELECT setting::bigint FROM pg_settings WHERE name = 'deadlock_timeout'").Scan(&deadlockMS); err != nil {
-		return fmt.Errorf("read deadlock_timeout: %w", err)
-	}
-	limit := fmt.Sprintf("%dms", max(10, deadlockMS/2))
-	if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)", limit); err != nil {
-		return fmt.Errorf("bound the view lock wait: %w", err)
+	if err := boundLockWaits(ctx, tx); err != nil {
+		return err
 	}
 	q := "LOCK TABLE "
 	for i, n := range existing {
@@ -328,14 +356,7 @@ func (s *Store) lockViews(ctx context.Context, tx pgx.Tx, m Model) error {
 		q += n
 	}
 	if _, err := tx.Exec(ctx, q+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-		switch rtCode(err) {
-		case "55P03", "57014", "40P01":
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return errSwapBusy
-		}
-		return fmt.Errorf("lock views: %w", err)
+		return busyOr(ctx, fmt.Errorf("lock views: %w", err))
 	}
 	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout TO DEFAULT"); err != nil {
 		return fmt.Errorf("reset statement_timeout: %w", err)
@@ -344,6 +365,35 @@ func (s *Store) lockViews(ctx context.Context, tx pgx.Tx, m Model) error {
 		return fmt.Errorf("reset lock_timeout: %w", err)
 	}
 	return nil
+}
+
+// boundLockWaits makes tx's statements and lock waits give up at half the
+// server's deadlock_timeout, before its deadlock check could run in a
+// reader waiting on tx.
+func boundLockWaits(ctx context.Context, tx pgx.Tx) error {
+	var deadlockMS int64
+	if err := tx.QueryRow(ctx, "SELECT setting::bigint FROM pg_settings WHERE name = 'deadlock_timeout'").Scan(&deadlockMS); err != nil {
+		return fmt.Errorf("read deadlock_timeout: %w", err)
+	}
+	limit := fmt.Sprintf("%dms", max(10, deadlockMS/2))
+	if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)", limit); err != nil {
+		return fmt.Errorf("bound the lock waits: %w", err)
+	}
+	return nil
+}
+
+// busyOr turns a lock wait that boundLockWaits cut short into errBusy
+// (or the context's error when that is why it ended) and returns any other
+// error as it is.
+func busyOr(ctx context.Context, err error) error {
+	switch rtCode(err) {
+	case "55P03", "57014", "40P01":
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errBusy
+	}
+	return err
 }
 
 // regrant grants SELECT on m's analytics views to every role granted

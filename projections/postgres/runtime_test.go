@@ -556,6 +556,85 @@ func TestRebuildSwapsWhileServing(t *testing.T) {
 	t.Logf("%d consistent reads, head %d", reads.Load(), head)
 }
 
+// TestDropOfAReplacedGenerationSparesItsReaders builds the cycle a rebuild's
+// drop can form with a reader whose cached plan still names the replaced
+// generation's tables: the reader holds t3 and waits for t1, which the drop
+// took, before the drop waits for t3. The server's deadlock check would run
+// first in the reader and fail its query; the drop must give way instead
+// and finish once the reader is done.
+func TestDropOfAReplacedGenerationSparesItsReaders(t *testing.T) {
+	t.Parallel()
+	e := rtNewEnv(t)
+	e.setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	old := e.store.NS.Prefix + "rm_toy_pub_77"
+	q := func(tb string) string { return pgx.Identifier{old, tb}.Sanitize() }
+	if _, err := e.pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{old}.Sanitize()+"; CREATE TABLE "+q("t1")+" (n int); CREATE TABLE "+
+		q("t2")+" (n int); CREATE TABLE "+q("t3")+" (n int)"); err != nil {
+		t.Fatal(err)
+	}
+	// waiting reports whether some session waits for table tb in mode.
+	waiting := func(tb, mode string) bool {
+		var n int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+			JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1 AND c.relname = $2 AND l.mode = $3 AND NOT l.granted`,
+			old, tb, mode).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	await := func(what string, cond func() bool) {
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("gave up waiting until %s", what)
+			}
+		}
+	}
+	reader, err := e.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtRollbackTest(reader)
+	if _, err := reader.Exec(ctx, "SELECT count(*) FROM "+q("t3")); err != nil {
+		t.Fatal(err)
+	}
+	blocker, err := e.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtRollbackTest(blocker)
+	if _, err := blocker.Exec(ctx, "LOCK TABLE "+q("t2")+" IN ACCESS SHARE MODE"); err != nil {
+		t.Fatal(err)
+	}
+
+	dropped := make(chan error, 1)
+	go func() { dropped <- e.store.DropGeneration(ctx, old) }()
+	await("the drop holds t1 and waits for t2", func() bool { return waiting("t2", "AccessExclusiveLock") })
+	read := make(chan error, 1)
+	go func() {
+		_, err := reader.Exec(ctx, "SELECT count(*) FROM "+q("t1"))
+		read <- err
+	}()
+	await("the reader waits for t1", func() bool { return waiting("t1", "AccessShareLock") })
+	if err := blocker.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	await("the drop waits for the reader's t3", func() bool { return waiting("t3", "AccessExclusiveLock") })
+	if err := <-read; err != nil {
+		t.Fatalf("the reader's query failed: %v", err)
+	}
+	if err := reader.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-dropped; err != nil {
+		t.Fatalf("drop: %v", err)
+	}
+	if e.schemaExists(t, old) {
+		t.Errorf("%s is still there", old)
+	}
+}
+
 func TestRebuildCleansUpAfterCancellation(t *testing.T) {
 	t.Parallel()
 	e := rtNewEnv(t)
@@ -859,4 +938,9 @@ func TestRunExclusiveNoticesALostLock(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("RunExclusive returned %v", err)
 	}
+}
+
+// rtRollbackTest ends a test's transaction if it is still open.
+func rtRollbackTest(tx pgx.Tx) {
+	_ = tx.Rollback(context.Background())
 }
