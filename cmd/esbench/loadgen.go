@@ -29,7 +29,7 @@ const (
 
 // benchLoadgen runs `commerce loadgen` against `commerce serve` on
 // PostgreSQL + Redis + RabbitMQ, first with every role in one process,
-// then with the roles in separate processes, each time at the maximum rate
+// then with the roles in separate processes (either can be left out), each time at the maximum rate
 // (many shoppers) and at a lower one (a quarter of them), and prints orders/s
 // and webhook-to-order-visible latency. Each run gets its own database, Redis
 // database (which must be empty) and RabbitMQ vhost (made with rabbitmqctl),
@@ -37,7 +37,7 @@ const (
 //
 // With profile set, the all-in-one engine at the maximum rate serves Go's
 // profiler and the middle half of that run's CPU profile is written there.
-func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers int, dur time.Duration, withSplit bool, profile string) {
+func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers int, dur time.Duration, allInOne, withSplit bool, profile string) {
 	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
 		log.Printf("skipping the loadgen figures: rabbitmqctl is needed for a vhost of their own")
 		return
@@ -51,7 +51,10 @@ func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/commerce").CombinedOutput(); err != nil {
 		fatalf("loadgen: build commerce: %v\n%s", err, out)
 	}
-	modes := []bool{false}
+	var modes []bool
+	if allInOne {
+		modes = append(modes, false)
+	}
 	if withSplit {
 		modes = append(modes, true)
 	}

@@ -59,7 +59,8 @@ func main() {
 	loadgen := flag.Bool("loadgen", true, "run commerce loadgen against commerce serve on PostgreSQL + Redis + RabbitMQ, all roles in one process, then split")
 	loadgenShoppers := flag.Int("loadgen-shoppers", 32, "virtual shoppers of the loadgen figures at the maximum rate (a quarter of them for the lower rate)")
 	loadgenDuration := flag.Duration("loadgen-duration", 20*time.Second, "how long each loadgen figure runs")
-	loadgenSplit := flag.Bool("loadgen-split", true, "also run the loadgen figures with the roles split into processes")
+	loadgenSplit := flag.Bool("loadgen-split", true, "run the loadgen figures with the roles split into processes")
+	loadgenAllInOne := flag.Bool("loadgen-allinone", true, "run the loadgen figures with every role in one process")
 	loadgenProfile := flag.String("loadgen-cpuprofile", "", "write a CPU profile of the all-in-one engine at the maximum loadgen rate (the run's middle half) to this file")
 	flag.Parse()
 	for _, c := range strings.Split(*httpClientsFlag, ",") {
@@ -107,7 +108,7 @@ func main() {
 			benchCheckout(ctx, *pgURL, *amqpURL, *relayEvents, *checkouts, *checkoutWorkers)
 		}
 		if *loadgen {
-			benchLoadgen(ctx, *pgURL, *redisURL, *amqpURL, *loadgenShoppers, *loadgenDuration, *loadgenSplit, *loadgenProfile)
+			benchLoadgen(ctx, *pgURL, *redisURL, *amqpURL, *loadgenShoppers, *loadgenDuration, *loadgenAllInOne, *loadgenSplit, *loadgenProfile)
 		}
 	}
 }
