@@ -119,6 +119,7 @@ func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 	// checkouts reserve) is not reloaded whole on every lost race.
 	var (
 		catchUp     bool
+		refreshed   bool // a refusal of the cached state led to a catch-up
 		base        S
 		baseVersion int64
 	)
@@ -168,6 +169,14 @@ func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 		base, baseVersion = state, version
 		payloads, err := agg.Decide(state, cmd)
 		if (err != nil || len(payloads) == 0) && fromCache {
+			if !assumedNew && !refreshed {
+				// Most refusals of a cached state come from its being
+				// stale (another process moved the stream on): read only
+				// what was appended since and decide again. A catch-up
+				// that finds nothing new reads the whole stream below.
+				refreshed, catchUp = true, true
+				continue
+			}
 			// The cached state may predate this very command (a retry):
 			// only the whole stream can tell, and refusals are rare.
 			useCache = false

@@ -302,6 +302,61 @@ func TestHandleCatchesUpAfterAConflict(t *testing.T) {
 	}
 }
 
+// TestHandleRefusedOnAStaleStateCatchesUp: a cached state another process
+// has moved on refuses a command the current state accepts; the runner reads
+// only the events appended since, not the whole stream, and appends. A
+// refusal that stands still reads the whole stream, where a retried command
+// would be found.
+func TestHandleRefusedOnAStaleStateCatchesUp(t *testing.T) {
+	t.Parallel()
+	mine := mustRunner(t)
+	reads := &readsFrom{Store: mine.Store}
+	mine.Store, mine.Cache = reads, commands.NewStateCache(16)
+	other := &commands.Runner{Store: reads.Store, Codec: mine.Codec}
+	ctx := context.Background()
+	agg := counterAgg(100)
+	for i, by := range []int{60, 40} {
+		if _, err := commands.Handle(ctx, mine, agg, "counter-s", increment{By: by}, meta(fmt.Sprintf("mine-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The other process takes 10 off: this runner's cached 100 is stale.
+	if _, err := commands.Handle(ctx, other, agg, "counter-s", increment{By: -10}, meta("other")); err != nil {
+		t.Fatal(err)
+	}
+	froms := func() []int64 {
+		reads.mu.Lock()
+		defer reads.mu.Unlock()
+		f := reads.froms
+		reads.froms = nil
+		return f
+	}
+	froms()
+	res, err := commands.Handle(ctx, mine, agg, "counter-s", increment{By: 5}, meta("mine-stale"))
+	if err != nil {
+		t.Fatalf("refused on a stale state: %v", err)
+	}
+	if res.State.N != 95 || res.Version != 4 {
+		t.Fatalf("N=%d version=%d, want 95 and 4", res.State.N, res.Version)
+	}
+	if f := froms(); fmt.Sprint(f) != "[3]" {
+		t.Fatalf("stream reads started at %v, want one read from version 3", f)
+	}
+	// Now the cache is current and the refusal stands: the catch-up finds
+	// nothing new and the whole stream is read once.
+	if _, err := commands.Handle(ctx, mine, agg, "counter-s", increment{By: 6}, meta("mine-over")); !errors.Is(err, errLimit) {
+		t.Fatalf("over the limit: %v, want errLimit", err)
+	}
+	if f := froms(); fmt.Sprint(f) != "[5 1]" {
+		t.Fatalf("stream reads started at %v, want from version 5, then the whole stream", f)
+	}
+	// A retry of a command already recorded still finds it.
+	again, err := commands.Handle(ctx, mine, agg, "counter-s", increment{By: 5}, meta("mine-stale"))
+	if err != nil || !again.Replayed || again.Version != 4 {
+		t.Fatalf("retry: %+v, %v; want replayed at version 4", again, err)
+	}
+}
+
 // TestHandleOnAStreamNotInTheCache: a new stream (a checkout, an order) is
 // written without reading it first; a stream that exists but is not cached
 // (another process wrote it, or this one restarted) still gets a decision
