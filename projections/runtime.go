@@ -35,6 +35,10 @@ type Projection struct {
 	Name   string
 	Filter eventstore.Filter
 	Target Target
+	// Poll, when longer than the runner's, is how often this projection
+	// looks for new events once caught up: a model nobody waits on
+	// (analytics) then applies more events per transaction.
+	Poll time.Duration
 }
 
 // State is where a projection is in its life.
@@ -51,6 +55,14 @@ const (
 	// to take over (PostgreSQL advisory lock).
 	StateStandby State = "standby"
 )
+
+// ThroughApplier is a Target that can apply a batch and record, in the
+// same transaction, that the log was read through a later position with
+// nothing more for it (see Advancer): the runner uses it for a batch that
+// reaches the head, sparing a transaction per batch.
+type ThroughApplier interface {
+	ApplyThrough(ctx context.Context, events []eventstore.Event, through eventstore.Position) error
+}
 
 // Advancer is a Target that can record how far its projection has read
 // the log when nothing there was for it, so readers in other processes
@@ -102,6 +114,37 @@ type Runner struct {
 
 	mu       sync.Mutex
 	statuses map[string]*Status
+	tailOnce sync.Once
+	shared   *tail
+}
+
+// tailKeep is how many of the newest events a Runner keeps in memory for
+// its projections that follow the head.
+const tailKeep = 10000
+
+// tail returns the runner's shared window on the newest events.
+func (r *Runner) tail() *tail {
+	r.tailOnce.Do(func() {
+		_, poll, _, _ := r.defaults()
+		r.shared = newTail(r.Store, poll/2, tailKeep)
+	})
+	return r.shared
+}
+
+// read returns the events after pos that p's filter keeps (at most batch)
+// and the head up to which that answer is complete: from the shared window
+// when it reaches back to pos, from the store otherwise.
+func (r *Runner) read(ctx context.Context, pos eventstore.Position, filter eventstore.Filter, batch int) ([]eventstore.Event, eventstore.Position, error) {
+	evs, head, ok, err := r.tail().read(ctx, pos, filter, batch)
+	if err != nil || ok {
+		return evs, head, err
+	}
+	head, err = r.Store.Head(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	evs, err = r.Store.ReadAll(ctx, eventstore.ReadAllOptions{After: pos, Filter: filter, Limit: batch})
+	return evs, head, err
 }
 
 func (r *Runner) defaults() (batch int, poll, minB, maxB time.Duration) {
@@ -192,16 +235,22 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 	}
 	r.update(p.Name, func(s *Status) { s.Position = pos })
 	advancer, _ := p.Target.(Advancer)
-	advanced := pos
+	throughApplier, _ := p.Target.(ThroughApplier)
+	advanced, advancedAt := pos, time.Time{}
+	idle := poll
+	wakeable := true
+	if p.Poll > poll {
+		// Woken only by its own timer, so its batches grow.
+		idle, wakeable = p.Poll, false
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		head, herr := r.Store.Head(ctx)
-		evs, err := r.Store.ReadAll(ctx, eventstore.ReadAllOptions{After: pos, Filter: p.Filter, Limit: batch})
-		if err == nil && herr != nil {
-			err = herr
-		}
+		// Taken before the read, so that a refresh between the read and
+		// the wait still wakes this projection.
+		wake := r.tail().wake.Wait()
+		evs, head, err := r.read(ctx, pos, p.Filter, batch)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -224,19 +273,28 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 				s.Position = s.Head
 			})
 			backoff = minB
-			if advancer != nil && head > advanced {
+			if advancer != nil && head > advanced && time.Since(advancedAt) >= idle {
 				// Best effort: a failure only delays other processes'
 				// X-Min-Position waits until the next event or poll.
 				if err := advancer.Advance(ctx, head); err == nil {
-					advanced = head
+					advanced, advancedAt = head, time.Now()
 				}
 			}
-			if err := sleep(ctx, poll); err != nil {
+			if err := r.idle(ctx, idle, wake, wakeable); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := p.Target.Apply(ctx, evs); err != nil {
+		// A short batch holds every match up to the head: the projection
+		// will have processed the log through the head.
+		live := len(evs) < batch
+		last := evs[len(evs)-1].Position
+		if live && throughApplier != nil && head > last {
+			err = throughApplier.ApplyThrough(ctx, evs, head)
+		} else {
+			err = p.Target.Apply(ctx, evs)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -245,7 +303,7 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 			culprit, ierr := r.isolate(ctx, p.Target, evs)
 			if culprit == nil {
 				// The batch failed but each event applied on its own.
-				pos = evs[len(evs)-1].Position
+				pos = last
 				r.update(p.Name, func(s *Status) { s.Position = pos })
 				continue
 			}
@@ -260,19 +318,46 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 			}
 			continue
 		}
-		pos = evs[len(evs)-1].Position
-		if len(evs) < batch {
-			pos = max(pos, head) // every match up to the head was in this batch
+		pos = last
+		if live {
+			pos = max(pos, head)
+			if throughApplier != nil {
+				advanced = max(advanced, pos)
+			}
 		}
 		backoff = minB
 		r.update(p.Name, func(s *Status) {
 			s.Position, s.Head, s.Error, s.FailedAt, s.Retries = pos, max(head, pos), "", nil, 0
 			s.State = StateCatchingUp
-			if len(evs) < batch {
+			if live {
 				s.State = StateLive
 				s.Position = s.Head // processed through the head (see above)
 			}
 		})
+		if live {
+			// At the head: wait for more rather than read again at once.
+			if err := r.idle(ctx, idle, wake, wakeable); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// idle waits d, or less when wakeable and the shared window found new
+// events since wake was taken.
+func (r *Runner) idle(ctx context.Context, d time.Duration, wake <-chan struct{}, wakeable bool) error {
+	if !wakeable {
+		return sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	case <-wake:
+		return nil
 	}
 }
 

@@ -247,19 +247,20 @@ func (a *afterRecorder) ReadAll(ctx context.Context, opts eventstore.ReadAllOpti
 	return a.Store.ReadAll(ctx, opts)
 }
 
-func (a *afterRecorder) last() eventstore.Position {
+// take returns the starts recorded so far and forgets them.
+func (a *afterRecorder) take() []eventstore.Position {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(a.afters) == 0 {
-		return -1
-	}
-	return a.afters[len(a.afters)-1]
+	out := a.afters
+	a.afters = nil
+	return out
 }
 
 // TestReadsStartPastTheEventsTheFilterSkips: once a filtered read found
 // nothing more up to the head, the next reads start at the head, not at the
 // last event the projection applied; else every poll scans again everything
-// the filter skips since then, a cost that grows with the log.
+// the filter skips since then, a cost that grows with the log. This holds
+// for the runner's own store reads and for the window its projections share.
 func TestReadsStartPastTheEventsTheFilterSkips(t *testing.T) {
 	t.Parallel()
 	s := &afterRecorder{Store: mustStore(t)}
@@ -269,13 +270,23 @@ func TestReadsStartPastTheEventsTheFilterSkips(t *testing.T) {
 	r := &projections.Runner{Store: s, Poll: 2 * time.Millisecond}
 	start(t, r, projections.Projection{Name: "orders", Filter: eventstore.Filter{StreamPrefix: "order-"}, Target: target})
 	head, _ := s.Head(t.Context())
-	eventually(t, "reads to start at the head", func() bool { return s.last() == head })
+	eventually(t, "the projection to process the log through the head", func() bool { return r.Through("orders") == head })
 	if _, pos := target.snapshot(); pos >= head {
 		t.Fatalf("the target's checkpoint is %d, the head %d: the test needs skipped events after it", pos, head)
 	}
+	s.take()
 	// A batch that comes back short also moves the start to the head.
 	appendN(t, s, "order-2", "order.placed", 1)
 	appendN(t, s, "product-1", "product.created", 10)
-	head, _ = s.Head(t.Context())
-	eventually(t, "reads to start at the new head", func() bool { return s.last() == head })
+	next, _ := s.Head(t.Context())
+	eventually(t, "the projection to process the log through the new head", func() bool { return r.Through("orders") == next })
+	if evs, _ := target.snapshot(); len(evs) != 2 {
+		t.Fatalf("the target holds %d events, want both orders", len(evs))
+	}
+	time.Sleep(20 * time.Millisecond) // a few more polls
+	for _, after := range s.take() {
+		if after < head {
+			t.Fatalf("a read started at %d, before the head %d the projection had reached", after, head)
+		}
+	}
 }

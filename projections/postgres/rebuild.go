@@ -257,7 +257,7 @@ func (s *Store) applyBatch(ctx context.Context, m Model, schema string, evs []ev
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer rtRollback(ctx, tx)
-	if err := applyPinned(ctx, tx, m, schema, evs); err != nil {
+	if err := applyPinned(ctx, tx, m, schema, evs, 0); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {

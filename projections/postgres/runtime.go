@@ -367,8 +367,9 @@ func (s *Store) replaceViews(ctx context.Context, tx pgx.Tx, m Model, schema str
 }
 
 // applyPinned applies evs newer than schema's checkpoint to schema and
-// moves its checkpoint, inside tx.
-func applyPinned(ctx context.Context, tx pgx.Tx, m Model, schema string, evs []eventstore.Event) error {
+// moves its checkpoint, inside tx; through (0: none) records that the log
+// was read that far with nothing more for m (see LiveTarget.Advance).
+func applyPinned(ctx context.Context, tx pgx.Tx, m Model, schema string, evs []eventstore.Event, through eventstore.Position) error {
 	cp := rtQual(schema, "checkpoint")
 	var pos int64
 	if err := tx.QueryRow(ctx, "SELECT position FROM "+cp+" FOR UPDATE").Scan(&pos); err != nil {
@@ -385,7 +386,7 @@ func applyPinned(ctx context.Context, tx pgx.Tx, m Model, schema string, evs []e
 		return fmt.Errorf("%s: apply events %d..%d: %w", m.Name(), rest[0].Position, rest[len(rest)-1].Position, err)
 	}
 	last := int64(rest[len(rest)-1].Position)
-	if _, err := tx.Exec(ctx, "UPDATE "+cp+" SET position = $1, through = greatest(through, $1)", last); err != nil {
+	if _, err := tx.Exec(ctx, "UPDATE "+cp+" SET position = $1, through = greatest(through, $1, $2::bigint)", last, int64(through)); err != nil {
 		return fmt.Errorf("%s: move checkpoint of %s: %w", m.Name(), schema, err)
 	}
 	return nil
@@ -412,7 +413,10 @@ type LiveTarget struct {
 	m Model
 }
 
-var _ projections.Target = (*LiveTarget)(nil)
+var (
+	_ projections.Target         = (*LiveTarget)(nil)
+	_ projections.ThroughApplier = (*LiveTarget)(nil)
+)
 
 // Target returns the live target of m (a *LiveTarget). Setup must have
 // run for m.
@@ -435,6 +439,12 @@ func (t *LiveTarget) Checkpoint(ctx context.Context) (eventstore.Position, error
 // live generation's checkpoint and moves the checkpoint in one
 // transaction, which a swap waits for.
 func (t *LiveTarget) Apply(ctx context.Context, evs []eventstore.Event) error {
+	return t.ApplyThrough(ctx, evs, 0)
+}
+
+// ApplyThrough implements projections.ThroughApplier: Apply, and Advance
+// to through in the same transaction.
+func (t *LiveTarget) ApplyThrough(ctx context.Context, evs []eventstore.Event, through eventstore.Position) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -450,7 +460,7 @@ func (t *LiveTarget) Apply(ctx context.Context, evs []eventstore.Event) error {
 	if err != nil {
 		return fmt.Errorf("projections/postgres apply: %w", err)
 	}
-	if err := applyPinned(ctx, tx, t.m, schema, evs); err != nil {
+	if err := applyPinned(ctx, tx, t.m, schema, evs, through); err != nil {
 		return fmt.Errorf("projections/postgres apply: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {

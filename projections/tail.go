@@ -1,0 +1,153 @@
+package projections
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/commerce-engine/commerce/eventstore"
+)
+
+// tail keeps the newest events of $all in memory for the projections of one
+// Runner. Projections that follow the head read it instead of the store, so
+// a process with five projections polls the store once per interval, not
+// five times, and every projection wakes on the same refresh. A projection
+// behind the window (catching up, or stuck on a failing event) reads the
+// store directly.
+type tail struct {
+	store eventstore.Store
+	fresh time.Duration // how old the window may be when a reader asks
+	keep  int           // events kept; older ones leave the window
+
+	wake *eventstore.Notifier // notified when a refresh found new events
+
+	mu      sync.Mutex
+	ready   bool
+	evs     []eventstore.Event
+	from    eventstore.Position // every event after from up to end is in evs
+	end     eventstore.Position // how far the store has been read
+	at      time.Time           // when the window was last refreshed
+	loading chan struct{}       // closed when the refresh under way ends
+}
+
+// tailPages bounds how many store reads one refresh makes, so a burst
+// larger than the window is left to the readers' own store reads.
+const tailPages = 4
+
+func newTail(store eventstore.Store, fresh time.Duration, keep int) *tail {
+	return &tail{store: store, fresh: fresh, keep: keep, wake: eventstore.NewNotifier()}
+}
+
+// read returns the events after `after` that match filter, at most limit of
+// them, and the position up to which the answer is complete (the head the
+// window was read to). ok is false when the window does not reach back to
+// after: the caller reads the store instead.
+func (t *tail) read(ctx context.Context, after eventstore.Position, filter eventstore.Filter, limit int) (evs []eventstore.Event, head eventstore.Position, ok bool, err error) {
+	if err := t.refresh(ctx); err != nil {
+		return nil, 0, false, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if after < t.from {
+		return nil, 0, false, nil
+	}
+	i := sort.Search(len(t.evs), func(i int) bool { return t.evs[i].Position > after })
+	for ; i < len(t.evs) && len(evs) < limit; i++ {
+		if filter.Match(t.evs[i]) {
+			evs = append(evs, t.evs[i])
+		}
+	}
+	if len(evs) == limit {
+		return evs, evs[len(evs)-1].Position, true, nil
+	}
+	return evs, max(t.end, after), true, nil
+}
+
+// refresh reads what the store appended since the last refresh when the
+// window is older than t.fresh. Concurrent callers share one refresh.
+func (t *tail) refresh(ctx context.Context) error {
+	for {
+		t.mu.Lock()
+		if t.ready && time.Since(t.at) < t.fresh {
+			t.mu.Unlock()
+			return nil
+		}
+		if wait := t.loading; wait != nil {
+			t.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		t.loading = done
+		ready, end := t.ready, t.end
+		t.mu.Unlock()
+
+		evs, head, err := t.fetch(ctx, ready, end)
+
+		t.mu.Lock()
+		t.loading = nil
+		close(done)
+		if err != nil {
+			t.mu.Unlock()
+			return err
+		}
+		if !ready {
+			// The window starts at the head: projections behind it
+			// catch up from the store, in their own filtered reads.
+			t.ready, t.from = true, head
+		}
+		t.evs = append(t.evs, evs...)
+		if n := len(t.evs) - t.keep; n > 0 {
+			t.from = t.evs[n-1].Position
+			t.evs = append(t.evs[:0:0], t.evs[n:]...)
+		}
+		t.end = max(t.end, head)
+		t.at = time.Now()
+		t.mu.Unlock()
+		if len(evs) > 0 {
+			t.wake.Notify()
+		}
+		return nil
+	}
+}
+
+// fetch reads $all after end, up to tailPages pages, and returns the events
+// and how far they reach: the later of the last event and, when the last
+// read came back short, the head taken before it. Before the window is ready it
+// only takes the head.
+func (t *tail) fetch(ctx context.Context, ready bool, end eventstore.Position) ([]eventstore.Event, eventstore.Position, error) {
+	if !ready {
+		head, err := t.store.Head(ctx)
+		return nil, head, err
+	}
+	var out []eventstore.Event
+	for range tailPages {
+		head, err := t.store.Head(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		if head <= end {
+			return out, end, nil
+		}
+		page := min(t.keep, eventstore.MaxReadLimit)
+		evs, err := t.store.ReadAll(ctx, eventstore.ReadAllOptions{After: end, Limit: page})
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, evs...)
+		if len(evs) > 0 {
+			// The read may return events appended after the head was
+			// taken: the window reaches at least to the last of them.
+			end = evs[len(evs)-1].Position
+		}
+		if len(evs) < page {
+			return out, max(end, head), nil
+		}
+	}
+	return out, end, nil
+}
