@@ -80,6 +80,10 @@ func ReadPast(ctx context.Context, r AllReader, opts ReadAllOptions) ([]Event, P
 // also how appends from other processes are noticed without a notification.
 type PollInterval struct {
 	Min, Max time.Duration
+	// Gather is the least time between the starts of two reads, unless the
+	// first came back full: wake-ups closer together than that (a busy
+	// store sends one per append) are gathered into one read.
+	Gather time.Duration
 }
 
 // CatchUp implements Store.Subscribe on top of ReadAll: it reads batches
@@ -102,11 +106,22 @@ func CatchUp(ctx context.Context, r AllReader, wake *Notifier, poll PollInterval
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	var readAt time.Time
+	full := false
 	for {
+		if d := poll.Gather - time.Since(readAt); d > 0 && !full {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-timer.C:
+			}
+		}
 		var woken <-chan struct{}
 		if wake != nil {
 			woken = wake.Wait()
 		}
+		readAt = time.Now()
 		events, through, err := ReadPast(ctx, r, ReadAllOptions{After: after, Filter: opts.Filter, Limit: limit})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -120,9 +135,10 @@ func CatchUp(ctx context.Context, r AllReader, wake *Notifier, poll PollInterval
 			}
 		}
 		after = through
+		full = len(events) == limit
 		if len(events) > 0 {
 			delay = poll.Min
-			if len(events) == limit {
+			if full {
 				continue
 			}
 		}

@@ -69,3 +69,80 @@ func TestFilteredCatchUpStartsPastWhatItSkipped(t *testing.T) {
 		t.Fatalf("reads still start at %d, want the head 100 (reads started at %v)", got, l.afters[:3])
 	}
 }
+
+// TestCatchUpGathersWakeUps: appends that wake a subscription every
+// millisecond cost one read per Gather, not one per wake-up, and every event
+// is still delivered once, in order; a read that came back full is followed
+// at once.
+func TestCatchUpGathersWakeUps(t *testing.T) {
+	l := &logReader{n: 25}
+	wake := eventstore.NewNotifier()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	var mu sync.Mutex
+	var delivered []eventstore.Position
+	var starts []time.Time
+	var sizes []int
+	reads := &timedReader{logReader: l, starts: &starts, sizes: &sizes, mu: &mu}
+	const gather = 20 * time.Millisecond
+	go func() {
+		done <- eventstore.CatchUp(ctx, reads, wake, eventstore.PollInterval{Min: time.Millisecond, Max: time.Second, Gather: gather},
+			eventstore.SubscribeOptions{BatchSize: 10},
+			func(e eventstore.Event) error { mu.Lock(); delivered = append(delivered, e.Position); mu.Unlock(); return nil })
+	}()
+	for range 200 {
+		time.Sleep(time.Millisecond)
+		l.mu.Lock()
+		l.n++
+		l.mu.Unlock()
+		wake.Notify()
+	}
+	time.Sleep(3 * gather)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(delivered) != 225 {
+		t.Fatalf("delivered %d events, want 225", len(delivered))
+	}
+	for i, p := range delivered {
+		if p != eventstore.Position(i+1) {
+			t.Fatalf("delivered position %d as number %d", p, i+1)
+		}
+	}
+	// A read that came back full (the first: 25 events in batches of 10)
+	// is followed at once; other reads are Gather apart.
+	if starts[1].Sub(starts[0]) >= gather {
+		t.Errorf("a full read was followed after %v, want at once", starts[1].Sub(starts[0]))
+	}
+	for i := 1; i < len(starts); i++ {
+		if d := starts[i].Sub(starts[i-1]); d < gather && sizes[i-1] < 10 {
+			t.Fatalf("reads %d and %d started %v apart, less than Gather %v (%d reads for 200 wake-ups)", i-1, i, d, gather, len(starts))
+		}
+	}
+	if len(starts) > 40 {
+		t.Fatalf("%d reads for 200 wake-ups in about %v", len(starts), 200*time.Millisecond+3*gather)
+	}
+}
+
+// timedReader records when each read of logReader starts and how many
+// events it returned.
+type timedReader struct {
+	*logReader
+	mu     *sync.Mutex
+	starts *[]time.Time
+	sizes  *[]int
+}
+
+func (r *timedReader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) ([]eventstore.Event, error) {
+	at := time.Now()
+	evs, err := r.logReader.ReadAll(ctx, opts)
+	r.mu.Lock()
+	*r.starts = append(*r.starts, at)
+	*r.sizes = append(*r.sizes, len(evs))
+	r.mu.Unlock()
+	return evs, err
+}

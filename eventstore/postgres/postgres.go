@@ -52,7 +52,8 @@ type Config struct {
 	// MaxConns caps the pool; 0 keeps pgx's default.
 	MaxConns int32
 	// Poll bounds how often an idle subscription looks for appends made by
-	// other processes; zero values mean 1 ms after a wake-up and 50 ms idle.
+	// other processes; zero values mean 1 ms after a wake-up and 50 ms idle,
+	// with reads at least 5 ms apart (Gather).
 	Poll eventstore.PollInterval
 	// Flushers is how many group appends may be in flight at once (default
 	// 4); each takes every append queued when it is free.
@@ -166,6 +167,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	poll := cfg.Poll
 	if poll.Min <= 0 {
 		poll.Min = time.Millisecond
+	}
+	if poll.Gather <= 0 {
+		poll.Gather = 5 * time.Millisecond
 	}
 	if poll.Max <= 0 {
 		poll.Max = 50 * time.Millisecond
