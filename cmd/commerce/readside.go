@@ -288,11 +288,15 @@ func (m *Main) startReadSide(setup context.Context, store eventstore.Store) (*re
 	// process's cache within one poll.
 	rs.cache = &cache.Cache{Redis: rm.redis, Prefix: m.redisPrefix + "catalog-cache:", Version: api.Catalog.Position, Registerer: collectorSink{m}}
 	api.CatalogCache = rs.cache.Middleware()
-	rs.wg.Add(1)
-	go func() {
-		defer rs.wg.Done()
-		_ = rs.cache.Run(ctx)
-	}()
+	if m.cfg.HasRole(RoleAPI) {
+		// Only the api role serves the catalog: other processes need not
+		// follow its version.
+		rs.wg.Add(1)
+		go func() {
+			defer rs.wg.Done()
+			_ = rs.cache.Run(ctx)
+		}()
+	}
 	for _, md := range rm.models {
 		rs.rebuilds.Register(md.projection.Name, md.rebuild)
 		if !m.cfg.HasRole(RoleProjector) {
