@@ -18,7 +18,7 @@ import (
 type tail struct {
 	store eventstore.Store
 	fresh time.Duration // how old the window may be when a reader asks
-	keep  int           // events kept; older ones leave the window
+	keep  int           // events kept at least; older ones leave the window
 
 	wake *eventstore.Notifier // notified when a refresh found new events
 
@@ -102,9 +102,13 @@ func (t *tail) refresh(ctx context.Context) error {
 			t.ready, t.from = true, head
 		}
 		t.evs = append(t.evs, evs...)
-		if n := len(t.evs) - t.keep; n > 0 {
+		if n := len(t.evs) - t.keep; n > t.keep {
+			// Trimmed once per keep events, not on every refresh: the
+			// window holds between keep and twice keep events.
 			t.from = t.evs[n-1].Position
-			t.evs = append(t.evs[:0:0], t.evs[n:]...)
+			kept := make([]eventstore.Event, t.keep, 2*t.keep+len(evs))
+			copy(kept, t.evs[n:])
+			t.evs = kept
 		}
 		t.end = max(t.end, head)
 		t.at = time.Now()

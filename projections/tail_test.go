@@ -139,7 +139,8 @@ func TestTailHoldsEachEventOnce(t *testing.T) {
 }
 
 // TestTailSendsReadersBehindItsWindowToTheStore: the window starts at the
-// head it first saw and keeps only its newest events; a reader behind that
+// head it first saw and keeps only its newest events (trimmed back to keep
+// once it holds twice that); a reader behind that
 // is told to read the store, and a filtered reader is answered through the
 // window's head even when nothing in it matches.
 func TestTailSendsReadersBehindItsWindowToTheStore(t *testing.T) {
@@ -164,12 +165,17 @@ func TestTailSendsReadersBehindItsWindowToTheStore(t *testing.T) {
 	if err != nil || !ok || len(evs) != 0 || head2 != head {
 		t.Fatalf("filtered: %d events through %d, ok %v, %v; want none through %d", len(evs), head2, ok, err, head)
 	}
-	add(4) // the window keeps 5: the first two of the 3 leave it
-	if _, _, ok, err := tl.read(ctx, first, eventstore.Filter{}, 10); err != nil || ok {
-		t.Fatalf("behind the trimmed window: ok %v, %v; want the store", ok, err)
+	add(8) // 11 events in a window that keeps 5 to 10: the oldest 6 leave it
+	for _, after := range []eventstore.Position{first, head} {
+		if _, _, ok, err := tl.read(ctx, after, eventstore.Filter{}, 10); err != nil || ok {
+			t.Fatalf("after %d, behind the trimmed window: ok %v, %v; want the store", after, ok, err)
+		}
 	}
-	evs, _, ok, err = tl.read(ctx, head, eventstore.Filter{}, 10)
-	if err != nil || !ok || len(evs) != 4 {
-		t.Fatalf("after the trim: %d events, ok %v, %v; want 4", len(evs), ok, err)
+	if n := len(tl.evs); n != 5 {
+		t.Fatalf("the trimmed window holds %d events, want 5", n)
+	}
+	evs, _, ok, err = tl.read(ctx, tl.from, eventstore.Filter{}, 10)
+	if err != nil || !ok || len(evs) != 5 {
+		t.Fatalf("after the trim: %d events, ok %v, %v; want 5", len(evs), ok, err)
 	}
 }
