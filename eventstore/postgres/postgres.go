@@ -56,7 +56,9 @@ type Config struct {
 	// with reads at least 5 ms apart (Gather).
 	Poll eventstore.PollInterval
 	// Flushers is how many group appends may be in flight at once (default
-	// 4); each takes every append queued when it is free.
+	// 2); each takes every append queued when it is free. Appends serialise
+	// on one lock in the database, so more flushers mostly make smaller
+	// groups and more commits.
 	Flushers int
 	// Logger receives the store's own diagnostics (nil: none).
 	Logger *slog.Logger
@@ -131,7 +133,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	flushers := cfg.Flushers
 	if flushers <= 0 {
-		flushers = 4
+		flushers = 2
 	}
 	switch {
 	case cfg.MaxConns > 0:
