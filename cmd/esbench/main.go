@@ -57,7 +57,7 @@ func main() {
 	checkouts := flag.Int("checkouts", 2000, "checkouts through the saga (0: skip)")
 	checkoutWorkers := flag.Int("checkout-workers", 32, "concurrent shoppers checking out")
 	loadgen := flag.Bool("loadgen", true, "run commerce loadgen against commerce serve on PostgreSQL + Redis + RabbitMQ, all roles in one process, then split")
-	loadgenShoppers := flag.Int("loadgen-shoppers", 32, "virtual shoppers of the loadgen figures at the maximum rate (a quarter of them for the lower rate)")
+	loadgenShoppers := flag.Int("loadgen-shoppers", 64, "virtual shoppers of the loadgen figures at the maximum rate (a quarter of them for the lower rate)")
 	loadgenDuration := flag.Duration("loadgen-duration", 20*time.Second, "how long each loadgen figure runs")
 	loadgenSplit := flag.Bool("loadgen-split", true, "run the loadgen figures with the roles split into processes")
 	loadgenAllInOne := flag.Bool("loadgen-allinone", true, "run the loadgen figures with every role in one process")
