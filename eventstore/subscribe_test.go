@@ -89,7 +89,12 @@ func TestCatchUpGathersWakeUps(t *testing.T) {
 	go func() {
 		done <- eventstore.CatchUp(ctx, reads, wake, eventstore.PollInterval{Min: time.Millisecond, Max: time.Second, Gather: gather},
 			eventstore.SubscribeOptions{BatchSize: 10},
-			func(e eventstore.Event) error { mu.Lock(); delivered = append(delivered, e.Position); mu.Unlock(); return nil })
+			func(e eventstore.Event) error {
+				mu.Lock()
+				delivered = append(delivered, e.Position)
+				mu.Unlock()
+				return nil
+			})
 	}()
 	for range 200 {
 		time.Sleep(time.Millisecond)
