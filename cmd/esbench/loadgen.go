@@ -14,7 +14,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,8 +37,9 @@ const (
 // database (which must be empty) and RabbitMQ vhost (made with rabbitmqctl),
 // all removed afterwards.
 //
-// With profile set, the all-in-one engine at the maximum rate serves Go's
-// profiler and the middle half of that run's CPU profile is written there.
+// With profile set, the engine's processes at the maximum rate serve Go's
+// profiler and the middle half of that run's CPU profile is written there
+// (all roles in one process) or to profile.<roles>-<n> (split roles).
 func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers int, dur time.Duration, allInOne, withSplit bool, profile string) {
 	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
 		log.Printf("skipping the loadgen figures: rabbitmqctl is needed for a vhost of their own")
@@ -65,23 +68,25 @@ func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers
 		}
 		for _, n := range []int{shoppers, max(1, shoppers/4)} {
 			env, cleanup := lgEnvironment(ctx, pgURL, redisURL, amqpURL)
-			profiled := profile != "" && !split && n == shoppers
-			var debugAddr string
-			if profiled {
-				debugAddr = freeAddr()
-				env = append(env, "COMMERCE_DEBUG_ADDR="+debugAddr)
-			}
-			stop := lgServe(ctx, bin, dir, env, split)
+			profiled := profile != "" && n == shoppers
+			stop, debug := lgServe(ctx, bin, dir, env, split, profiled)
 			got := make(chan struct{})
-			if profiled {
-				go func() {
-					defer close(got)
-					time.Sleep(dur / 4)
-					lgProfile(debugAddr, dur/2, profile)
-				}()
-			} else {
-				close(got)
-			}
+			go func() {
+				defer close(got)
+				if !profiled {
+					return
+				}
+				time.Sleep(dur / 4)
+				var wg sync.WaitGroup
+				for proc, addr := range debug {
+					file := profile
+					if split {
+						file += "." + proc
+					}
+					wg.Go(func() { lgProfile(addr, dur/2, file) })
+				}
+				wg.Wait()
+			}()
 			out := lgRun(ctx, bin, env, n, dur)
 			<-got
 			stop()
@@ -155,12 +160,13 @@ func lgUser(amqpURL string) string {
 // lgServe starts the engine: one process with every role, or one per role
 // (two saga workers) with the consumers before the relay. It returns what
 // stops them; the api process listens on lgPort.
-func lgServe(ctx context.Context, bin, dir string, env []string, split bool) func() {
+func lgServe(ctx context.Context, bin, dir string, env []string, split, profiled bool) (func(), map[string]string) {
 	roles := [][]string{{"api,projector,saga,notifier,relay"}}
 	if split {
 		roles = [][]string{{"saga"}, {"saga"}, {"projector"}, {"notifier"}, {"api"}, {"relay"}}
 	}
 	var procs []*exec.Cmd
+	debug := map[string]string{}
 	for i, r := range roles {
 		addr := "127.0.0.1:0"
 		if strings.Contains(r[0], "api") {
@@ -168,6 +174,11 @@ func lgServe(ctx context.Context, bin, dir string, env []string, split bool) fun
 		}
 		cmd := exec.CommandContext(ctx, bin, "serve", "-roles", r[0], "-http-addr", addr, "-data-dir", filepath.Join(dir, fmt.Sprint("data", i)))
 		cmd.Env = env
+		if profiled {
+			d := freeAddr()
+			debug[fmt.Sprintf("%s-%d", strings.ReplaceAll(r[0], ",", "+"), i)] = d
+			cmd.Env = append(slices.Clone(env), "COMMERCE_DEBUG_ADDR="+d)
+		}
 		var logs bytes.Buffer
 		cmd.Stderr = &logs
 		if err := cmd.Start(); err != nil {
@@ -191,7 +202,7 @@ func lgServe(ctx context.Context, bin, dir string, env []string, split bool) fun
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return stop
+				return stop, debug
 			}
 		}
 		if time.Now().After(deadline) {
@@ -220,7 +231,7 @@ func lgProfile(addr string, d time.Duration, file string) {
 		log.Printf("loadgen profile: %v", err)
 		return
 	}
-	log.Printf("loadgen profile of the all-in-one engine at the maximum rate: go tool pprof -top %s", file)
+	log.Printf("loadgen profile at the maximum rate: go tool pprof -top %s", file)
 }
 
 func freeAddr() string {

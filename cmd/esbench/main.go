@@ -61,7 +61,7 @@ func main() {
 	loadgenDuration := flag.Duration("loadgen-duration", 20*time.Second, "how long each loadgen figure runs")
 	loadgenSplit := flag.Bool("loadgen-split", true, "run the loadgen figures with the roles split into processes")
 	loadgenAllInOne := flag.Bool("loadgen-allinone", true, "run the loadgen figures with every role in one process")
-	loadgenProfile := flag.String("loadgen-cpuprofile", "", "write a CPU profile of the all-in-one engine at the maximum loadgen rate (the run's middle half) to this file")
+	loadgenProfile := flag.String("loadgen-cpuprofile", "", "write CPU profiles of the engine at the maximum loadgen rate (the run's middle half) to this file (all roles in one process) and to this file.<roles>-<n> (split roles)")
 	flag.Parse()
 	for _, c := range strings.Split(*httpClientsFlag, ",") {
 		n, err := strconv.Atoi(c)
