@@ -100,6 +100,18 @@ func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers
 // lgEnvironment makes a database, an empty Redis database and a vhost for
 // one run and returns the engine's environment and what removes them.
 func lgEnvironment(ctx context.Context, pgURL, redisURL, amqpURL string) ([]string, func()) {
+	// Redis first: a refused run must leave no database behind.
+	ru, err := url.Parse(redisURL)
+	if err != nil {
+		fatalf("loadgen: -redis: %v", err)
+	}
+	ru.Path = "/14"
+	opts, _ := redis.ParseURL(ru.String())
+	rc := redis.NewClient(opts)
+	if n, err := rc.DBSize(ctx).Result(); err != nil || n != 0 {
+		_ = rc.Close()
+		fatalf("loadgen: Redis database 14 of %s must be empty (%d keys, %v)", ru.Host, n, err)
+	}
 	suffix := fmt.Sprintf("%08x", rand.Uint32())
 	db := "esbench_lg_" + suffix
 	conn, err := pgx.Connect(ctx, pgURL)
@@ -112,24 +124,7 @@ func lgEnvironment(ctx context.Context, pgURL, redisURL, amqpURL string) ([]stri
 	_ = conn.Close(ctx)
 	pu, _ := url.Parse(pgURL)
 	pu.Path = "/" + db
-	ru, err := url.Parse(redisURL)
-	if err != nil {
-		fatalf("loadgen: -redis: %v", err)
-	}
-	ru.Path = "/14"
-	opts, _ := redis.ParseURL(ru.String())
-	rc := redis.NewClient(opts)
-	if n, err := rc.DBSize(ctx).Result(); err != nil || n != 0 {
-		fatalf("loadgen: Redis database 14 of %s must be empty (%d keys, %v)", ru.Host, n, err)
-	}
 	vhost := "esbench_lg_" + suffix
-	for _, args := range [][]string{{"add_vhost", vhost}, {"set_permissions", "-p", vhost, lgUser(amqpURL), ".*", ".*", ".*"}} {
-		if out, err := exec.CommandContext(ctx, "rabbitmqctl", args...).CombinedOutput(); err != nil {
-			fatalf("loadgen: rabbitmqctl %v: %v\n%s", args, err, out)
-		}
-	}
-	au, _ := url.Parse(amqpURL)
-	au.Path = "/" + vhost
 	cleanup := func() {
 		bg := context.Background()
 		_ = exec.Command("rabbitmqctl", "delete_vhost", vhost).Run()
@@ -141,6 +136,13 @@ func lgEnvironment(ctx context.Context, pgURL, redisURL, amqpURL string) ([]stri
 		}
 	}
 	cleanups = append(cleanups, cleanup)
+	for _, args := range [][]string{{"add_vhost", vhost}, {"set_permissions", "-p", vhost, lgUser(amqpURL), ".*", ".*", ".*"}} {
+		if out, err := exec.CommandContext(ctx, "rabbitmqctl", args...).CombinedOutput(); err != nil {
+			fatalf("loadgen: rabbitmqctl %v: %v\n%s", args, err, out)
+		}
+	}
+	au, _ := url.Parse(amqpURL)
+	au.Path = "/" + vhost
 	return []string{
 		"COMMERCE_EVENTSTORE_URL=" + pu.String(), "COMMERCE_READMODEL_URL=" + pu.String(),
 		"COMMERCE_REDIS_URL=" + ru.String(), "COMMERCE_AMQP_URL=" + au.String(),
