@@ -22,6 +22,10 @@ type cacheEntry struct {
 	at      time.Time // when the state was last known to be current
 }
 
+// evictionSample is how many entries a full cache compares to pick the one
+// it evicts.
+const evictionSample = 8
+
 // NewStateCache returns a cache of at most max streams.
 func NewStateCache(max int) *StateCache {
 	return &StateCache{max: max, m: make(map[string]cacheEntry, max)}
@@ -51,10 +55,19 @@ func (c *StateCache) put(stream string, state any, version int64) {
 		return // a concurrent command cached a newer state
 	}
 	if _, ok := c.m[stream]; !ok && len(c.m) >= c.max {
-		for k := range c.m { // evict an arbitrary entry
-			delete(c.m, k)
-			break
+		// Evict the least recently current of a few arbitrary entries: a
+		// hot stream (a product, a cart) is rarely the one to go.
+		victim, n := "", 0
+		var oldest time.Time
+		for k, e := range c.m {
+			if n == 0 || e.at.Before(oldest) {
+				victim, oldest = k, e.at
+			}
+			if n++; n == evictionSample {
+				break
+			}
 		}
+		delete(c.m, victim)
 	}
 	c.m[stream] = cacheEntry{state: state, version: version, at: time.Now()}
 }
