@@ -29,6 +29,9 @@ type Consumer struct {
 	Codec     *eventstore.Codec
 	Directory Directory
 	Logger    *slog.Logger // default slog.Default()
+	// Gate, when set, holds each update until the shopper's reads show it
+	// (its Run must be running); nil publishes at once.
+	Gate *Gate
 }
 
 // Handle publishes the status change e records to its customer's
@@ -68,6 +71,10 @@ func (c *Consumer) Handle(ctx context.Context, e eventstore.Event) error {
 			return fmt.Errorf("live: customer of order %s: %w", u.OrderID, err)
 		}
 		u.CustomerID = id
+	}
+	if c.Gate != nil && e.Position > 0 {
+		c.Gate.Hold(e.Position, u)
+		return nil
 	}
 	c.Hub.Publish(u)
 	return nil

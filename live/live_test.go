@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -339,4 +340,84 @@ func TestHubCloseEndsStreams(t *testing.T) {
 		t.Error("Subscribe after Close returned an open channel")
 	}
 	srv.Close()
+}
+
+// TestGateHoldsUpdatesUntilReadable: an update leaves the gate once the
+// read side has applied its position, in the order updates came, or after
+// MaxHold when the read side does not move; stopping releases the rest.
+func TestGateHoldsUpdatesUntilReadable(t *testing.T) {
+	t.Parallel()
+	hub := live.NewHub(8)
+	ch, cancel := hub.Subscribe("cus-g")
+	defer cancel()
+	var readable atomic.Int64
+	g := &live.Gate{Hub: hub, MaxHold: 300 * time.Millisecond, Poll: time.Millisecond,
+		Readable: func(context.Context) (eventstore.Position, error) { return eventstore.Position(readable.Load()), nil }}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	none := func(what string) {
+		t.Helper()
+		select {
+		case u := <-ch:
+			t.Fatalf("%s: %+v was pushed", what, u)
+		case <-time.After(30 * time.Millisecond):
+		}
+	}
+	g.Hold(5, live.Update{OrderID: "o1", Status: "placed", CustomerID: "cus-g"})
+	g.Hold(9, live.Update{OrderID: "o1", Status: "processing", CustomerID: "cus-g"})
+	none("before the read side applied anything")
+	readable.Store(5)
+	if u := recv(t, ch); u.Status != "placed" {
+		t.Fatalf("got %+v, want placed", u)
+	}
+	none("with the read side at 5")
+	readable.Store(20)
+	if u := recv(t, ch); u.Status != "processing" {
+		t.Fatalf("got %+v, want processing", u)
+	}
+	// A read side that stays behind delays a push by MaxHold, no more.
+	held := time.Now()
+	g.Hold(30, live.Update{OrderID: "o2", Status: "placed", CustomerID: "cus-g"})
+	if u := recv(t, ch); u.OrderID != "o2" || time.Since(held) < 300*time.Millisecond {
+		t.Fatalf("got %+v after %v, want o2 after MaxHold", u, time.Since(held))
+	}
+	g.Hold(40, live.Update{OrderID: "o3", Status: "placed", CustomerID: "cus-g"})
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if u := recv(t, ch); u.OrderID != "o3" {
+		t.Fatalf("got %+v, want o3 released at stop", u)
+	}
+}
+
+// TestConsumerHoldsUpdatesAtTheGate: with a Gate, the consumer queues the
+// update with its event's position instead of pushing it at once.
+func TestConsumerHoldsUpdatesAtTheGate(t *testing.T) {
+	t.Parallel()
+	hub := live.NewHub(4)
+	ch, cancel := hub.Subscribe("cus-p")
+	defer cancel()
+	var readable atomic.Int64
+	g := &live.Gate{Hub: hub, Poll: time.Millisecond,
+		Readable: func(context.Context) (eventstore.Position, error) { return eventstore.Position(readable.Load()), nil }}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() { _ = g.Run(ctx) }()
+	c := &live.Consumer{Hub: hub, Codec: codec, Directory: fakeDirectory{}, Gate: g}
+	e := event(t, order.Placed{OrderID: "o1", CustomerID: "cus-p", At: time.Now()})
+	e.Position = 7
+	if err := c.Handle(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case u := <-ch:
+		t.Fatalf("%+v pushed before its position was readable", u)
+	case <-time.After(30 * time.Millisecond):
+	}
+	readable.Store(7)
+	if u := recv(t, ch); u.OrderID != "o1" {
+		t.Fatalf("got %+v", u)
+	}
 }

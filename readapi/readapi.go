@@ -106,6 +106,12 @@ func (a *API) cart(summary bool) gin.HandlerFunc {
 // through returns how far projection name has processed the log: from the
 // runner when there is one (it counts events the filter skips), else the
 // model's own checkpoint.
+// OrdersThrough is how far the shopper's order reads have applied the log:
+// what a live push waits for, so that the order it announces can be read.
+func (a *API) OrdersThrough(ctx context.Context) (eventstore.Position, error) {
+	return a.through("orders", a.Orders)(ctx)
+}
+
 func (a *API) through(name string, model projections.Positioned) func(context.Context) (eventstore.Position, error) {
 	return func(ctx context.Context) (eventstore.Position, error) {
 		pos, err := model.Position(ctx)

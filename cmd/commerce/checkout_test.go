@@ -683,7 +683,8 @@ func openLive(t *testing.T, c client) <-chan liveFrame {
 
 // shipWithLivePush buys once more while the shopper watches the live
 // stream, and the admin processes, ships (carrier, tracking) and delivers
-// the order: each status arrives on the stream, in order.
+// the order: each status arrives on the stream, in order, and the order
+// reads it at once.
 func shipWithLivePush(t *testing.T, rig *checkoutRig, admin, shopper client, ids []string) {
 	t.Helper()
 	frames := openLive(t, shopper)
@@ -702,6 +703,14 @@ func shipWithLivePush(t *testing.T, rig *checkoutRig, admin, shopper client, ids
 					t.Fatalf("live stream ended before %s", status)
 				}
 				if f.OrderID == in.CheckoutID && f.Status == status {
+					// A push comes once the shopper's reads show it.
+					var o struct {
+						Status string `json:"status"`
+					}
+					shopper.must(200, "GET", "/api/v1/orders/"+in.CheckoutID, nil, &o)
+					if o.Status != status {
+						t.Fatalf("after the live %s update the order reads %q", status, o.Status)
+					}
 					return
 				}
 				if f.OrderID == in.CheckoutID && slices.Index(want, f.Status) > slices.Index(want, status) {

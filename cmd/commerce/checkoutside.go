@@ -55,7 +55,9 @@ type checkoutSide struct {
 	// notifications is the notifier's log: every delivery and failure.
 	notifications notify.Log
 	// hub pushes order updates to this process's connected shoppers.
-	hub      *live.Hub
+	hub *live.Hub
+	// gate holds each push until the order reads show what it announces.
+	gate     *live.Gate
 	relay    *messaging.Relay
 	timeouts *saga.Timeouts
 	cancel   context.CancelFunc
@@ -65,7 +67,7 @@ type checkoutSide struct {
 
 // startCheckout opens the provider and the bus and starts the relay, the
 // saga's consumer and its timeouts; stop ends them.
-func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *writeSide) (*checkoutSide, error) {
+func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *writeSide, rs *readSide) (*checkoutSide, error) {
 	cs := &checkoutSide{}
 	provider, secret, offline, err := m.openProvider()
 	if err != nil {
@@ -141,7 +143,9 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 		// Every api process hears every order change: its shoppers may be
 		// connected to it, wherever the change was made.
 		cs.hub = live.NewHub(live.DefaultBuffer)
-		lc := &live.Consumer{Hub: cs.hub, Codec: ws.api.Runner.Codec, Directory: directory{run: ws.api.Runner}, Logger: m.log}
+		// A push comes once the shopper's order reads show it.
+		cs.gate = &live.Gate{Hub: cs.hub, Readable: rs.api.OrdersThrough}
+		lc := &live.Consumer{Hub: cs.hub, Codec: ws.api.Runner.Codec, Directory: directory{run: ws.api.Runner}, Logger: m.log, Gate: cs.gate}
 		if err := cs.router.Add(messaging.Consumer{
 			Name: liveConsumer, Broadcast: true, Topics: []string{messaging.Topic("order-")}, Types: live.Types, Handle: lc.Handle,
 		}); err != nil {
@@ -153,6 +157,9 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	cs.cancel = cancel
+	if cs.gate != nil {
+		cs.goRun(m, "live gate", func() error { return cs.gate.Run(runCtx) }, runCtx)
+	}
 	cs.goRun(m, "message router", func() error { return cs.router.Run(runCtx) }, runCtx)
 	select {
 	case <-cs.router.Running():

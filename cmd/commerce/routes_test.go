@@ -51,7 +51,7 @@ func testEngine(t *testing.T, tweak ...func(*Config)) (*gin.Engine, *writeSide) 
 	}
 	t.Cleanup(rs.stop)
 	m.collectors = append(m.collectors, newLagCollector(rs.runner))
-	cs, err := m.startCheckout(ctx, store, ws)
+	cs, err := m.startCheckout(ctx, store, ws, rs)
 	if err != nil {
 		t.Fatal(err)
 	}

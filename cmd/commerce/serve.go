@@ -161,7 +161,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	defer rs.stop()
 	m.collectors = append(m.collectors, newLagCollector(rs.runner))
 
-	cs, err := m.startCheckout(ctx, store, ws)
+	cs, err := m.startCheckout(ctx, store, ws, rs)
 	if err != nil {
 		return err
 	}
