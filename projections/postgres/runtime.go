@@ -380,6 +380,14 @@ func applyPinned(ctx context.Context, tx pgx.Tx, m Model, schema string, evs []e
 		rest = rest[1:]
 	}
 	if len(rest) == 0 {
+		// Applied already (a retry, or a rebuild's generation that
+		// caught up): through must still be recorded, or Position stays
+		// behind what the runner reports as processed.
+		if through > 0 {
+			if _, err := tx.Exec(ctx, "UPDATE "+cp+" SET through = $1 WHERE through < $1", int64(through)); err != nil {
+				return fmt.Errorf("%s: advance checkpoint of %s: %w", m.Name(), schema, err)
+			}
+		}
 		return nil
 	}
 	if err := m.Apply(ctx, tx, schema, rest); err != nil {

@@ -228,6 +228,8 @@ func TestApplyMovesCheckpointAtomicallyAndSkipsApplied(t *testing.T) {
 	check(6, 6)
 }
 
+// TestAdvanceMovesPositionNotCheckpoint: Advance and ApplyThrough move how
+// far the projection has processed the log, never its checkpoint backwards.
 func TestAdvanceMovesPositionNotCheckpoint(t *testing.T) {
 	t.Parallel()
 	e := rtNewEnv(t)
@@ -267,6 +269,21 @@ func TestAdvanceMovesPositionNotCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(12, 12)
+	// ApplyThrough records how far the log was read in the same
+	// transaction, also when its events were applied already (a retry, or
+	// a rebuild's generation that caught up first).
+	ta, ok := tg.(projections.ThroughApplier)
+	if !ok {
+		t.Fatalf("target %T has no ApplyThrough", tg)
+	}
+	if err := ta.ApplyThrough(ctx, []eventstore.Event{rtEvent(14, "toy-a", "x")}, 20); err != nil {
+		t.Fatal(err)
+	}
+	want(20, 14)
+	if err := ta.ApplyThrough(ctx, []eventstore.Event{rtEvent(14, "toy-a", "x")}, 25); err != nil {
+		t.Fatal(err)
+	}
+	want(25, 14)
 	if _, err := e.store.Position(ctx, "no_such"); err == nil {
 		t.Fatal("position of an unknown projection")
 	}
