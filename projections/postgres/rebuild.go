@@ -118,8 +118,14 @@ func (s *Store) tryDrop(ctx context.Context, schema string) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer rtRollback(ctx, tx)
-	if err := boundLockWaits(ctx, tx); err != nil {
+	// Only the lock waits are bounded: dropping a large generation may
+	// take longer than that, and is not a reason to give up.
+	limit, err := lockWaitLimit(ctx, tx)
+	if err != nil {
 		return err
+	}
+	if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", limit); err != nil {
+		return fmt.Errorf("bound the lock waits: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+rtIdent(schema)+" CASCADE"); err != nil {
 		return busyOr(ctx, err)
@@ -371,15 +377,25 @@ func (s *Store) lockViews(ctx context.Context, tx pgx.Tx, m Model) error {
 // server's deadlock_timeout, before its deadlock check could run in a
 // reader waiting on tx.
 func boundLockWaits(ctx context.Context, tx pgx.Tx) error {
-	var deadlockMS int64
-	if err := tx.QueryRow(ctx, "SELECT setting::bigint FROM pg_settings WHERE name = 'deadlock_timeout'").Scan(&deadlockMS); err != nil {
-		return fmt.Errorf("read deadlock_timeout: %w", err)
+	limit, err := lockWaitLimit(ctx, tx)
+	if err != nil {
+		return err
 	}
-	limit := fmt.Sprintf("%dms", max(10, deadlockMS/2))
 	if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)", limit); err != nil {
 		return fmt.Errorf("bound the lock waits: %w", err)
 	}
 	return nil
+}
+
+// lockWaitLimit is half the server's deadlock_timeout (at least 10 ms), as
+// a setting: a wait that gives up then ends before the server's deadlock
+// check could run in a reader it blocks.
+func lockWaitLimit(ctx context.Context, tx pgx.Tx) (string, error) {
+	var deadlockMS int64
+	if err := tx.QueryRow(ctx, "SELECT setting::bigint FROM pg_settings WHERE name = 'deadlock_timeout'").Scan(&deadlockMS); err != nil {
+		return "", fmt.Errorf("read deadlock_timeout: %w", err)
+	}
+	return fmt.Sprintf("%dms", max(10, deadlockMS/2)), nil
 }
 
 // busyOr turns a lock wait that boundLockWaits cut short into errBusy
