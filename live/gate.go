@@ -25,6 +25,7 @@ type Gate struct {
 	once    sync.Once
 	mu      sync.Mutex
 	pending []held
+	stopped bool // Run has ended: Hold publishes at once
 	wake    chan struct{}
 }
 
@@ -42,6 +43,11 @@ func (g *Gate) init() {
 func (g *Gate) Hold(pos eventstore.Position, u Update) {
 	g.init()
 	g.mu.Lock()
+	if g.stopped {
+		g.mu.Unlock()
+		g.Hub.Publish(u)
+		return
+	}
 	g.pending = append(g.pending, held{pos: pos, u: u, at: time.Now()})
 	g.mu.Unlock()
 	select {
@@ -51,7 +57,8 @@ func (g *Gate) Hold(pos eventstore.Position, u Update) {
 }
 
 // Run publishes held updates as they become readable until ctx is done;
-// what is still held then is published at once (the process is stopping).
+// what is still held then, or handed to Hold after, is published at once
+// (the process is stopping).
 func (g *Gate) Run(ctx context.Context) error {
 	g.init()
 	maxHold, poll := g.MaxHold, g.Poll
@@ -63,6 +70,15 @@ func (g *Gate) Run(ctx context.Context) error {
 	}
 	t := time.NewTimer(poll)
 	defer t.Stop()
+	defer func() {
+		// Whatever is held, or handed over from now on, goes out at once:
+		// the process is stopping.
+		g.mu.Lock()
+		g.stopped = true
+		g.mu.Unlock()
+		g.release(eventstore.Position(1<<62), time.Now())
+	}()
+	var readable eventstore.Position
 	for {
 		g.mu.Lock()
 		waiting := len(g.pending) > 0
@@ -74,15 +90,16 @@ func (g *Gate) Run(ctx context.Context) error {
 			case <-g.wake:
 			}
 		}
-		readable, err := g.Readable(ctx)
-		if err != nil {
-			readable = 0 // only MaxHold releases while the read side fails
-		}
+		// A read side that hangs must not hold pushes past MaxHold.
+		rctx, cancel := context.WithTimeout(ctx, min(maxHold, 250*time.Millisecond))
+		if pos, err := g.Readable(rctx); err == nil {
+			readable = max(readable, pos)
+		} // else keep the last answer: MaxHold releases the rest
+		cancel()
 		g.release(readable, time.Now().Add(-maxHold))
 		t.Reset(poll)
 		select {
 		case <-ctx.Done():
-			g.release(eventstore.Position(1<<62), time.Now())
 			return ctx.Err()
 		case <-t.C:
 		}

@@ -390,6 +390,30 @@ func TestGateHoldsUpdatesUntilReadable(t *testing.T) {
 	if u := recv(t, ch); u.OrderID != "o3" {
 		t.Fatalf("got %+v, want o3 released at stop", u)
 	}
+	g.Hold(50, live.Update{OrderID: "o4", Status: "placed", CustomerID: "cus-g"})
+	if u := recv(t, ch); u.OrderID != "o4" {
+		t.Fatalf("got %+v, want o4 pushed at once after the stop", u)
+	}
+}
+
+// TestGateOutlivesAHangingReadSide: a read side that does not answer holds
+// a push for MaxHold, not forever.
+func TestGateOutlivesAHangingReadSide(t *testing.T) {
+	t.Parallel()
+	hub := live.NewHub(4)
+	ch, cancel := hub.Subscribe("cus-h")
+	defer cancel()
+	g := &live.Gate{Hub: hub, MaxHold: 100 * time.Millisecond, Poll: time.Millisecond,
+		Readable: func(ctx context.Context) (eventstore.Position, error) { <-ctx.Done(); return 0, ctx.Err() }}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	g.Hold(3, live.Update{OrderID: "o1", Status: "placed", CustomerID: "cus-h"})
+	if u := recv(t, ch); u.OrderID != "o1" {
+		t.Fatalf("got %+v", u)
+	}
+	stop()
+	<-done
 }
 
 // TestConsumerHoldsUpdatesAtTheGate: with a Gate, the consumer queues the
