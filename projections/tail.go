@@ -40,9 +40,10 @@ func newTail(store eventstore.Store, fresh time.Duration, keep int) *tail {
 }
 
 // read returns the events after `after` that match filter, at most limit of
-// them, and the position up to which the answer is complete (the head the
-// window was read to). ok is false when the window does not reach back to
-// after: the caller reads the store instead.
+// them, and the head the window was read to, as the store's Head would: an
+// answer of fewer than limit events holds every match up to it. ok is false
+// when the window does not reach back to after: the caller reads the store
+// instead.
 func (t *tail) read(ctx context.Context, after eventstore.Position, filter eventstore.Filter, limit int) (evs []eventstore.Event, head eventstore.Position, ok bool, err error) {
 	if err := t.refresh(ctx); err != nil {
 		return nil, 0, false, err
@@ -57,9 +58,6 @@ func (t *tail) read(ctx context.Context, after eventstore.Position, filter event
 		if filter.Match(t.evs[i]) {
 			evs = append(evs, t.evs[i])
 		}
-	}
-	if len(evs) == limit {
-		return evs, evs[len(evs)-1].Position, true, nil
 	}
 	return evs, max(t.end, after), true, nil
 }

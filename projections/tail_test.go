@@ -161,6 +161,11 @@ func TestTailSendsReadersBehindItsWindowToTheStore(t *testing.T) {
 	if want, _ := s.Head(ctx); head != want {
 		t.Fatalf("answered through %d, want the head %d", head, want)
 	}
+	// A full answer still says where the window ends, as the store's
+	// Head would: how far behind the reader is.
+	if evs, h, ok, err := tl.read(ctx, first, eventstore.Filter{}, 2); err != nil || !ok || len(evs) != 2 || h != head {
+		t.Fatalf("a full answer: %d events through %d, ok %v, %v; want 2 through %d", len(evs), h, ok, err, head)
+	}
 	evs, head2, ok, err := tl.read(ctx, first, eventstore.Filter{Types: []string{"toy.other"}}, 10)
 	if err != nil || !ok || len(evs) != 0 || head2 != head {
 		t.Fatalf("filtered: %d events through %d, ok %v, %v; want none through %d", len(evs), head2, ok, err, head)
