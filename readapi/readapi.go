@@ -106,12 +106,6 @@ func (a *API) cart(summary bool) gin.HandlerFunc {
 // through returns how far projection name has processed the log: from the
 // runner when there is one (it counts events the filter skips), else the
 // model's own checkpoint.
-// OrdersThrough is how far the shopper's order reads have applied the log:
-// what a live push waits for, so that the order it announces can be read.
-func (a *API) OrdersThrough(ctx context.Context) (eventstore.Position, error) {
-	return a.through("orders", a.Orders)(ctx)
-}
-
 func (a *API) through(name string, model projections.Positioned) func(context.Context) (eventstore.Position, error) {
 	return func(ctx context.Context) (eventstore.Position, error) {
 		pos, err := model.Position(ctx)
@@ -120,6 +114,12 @@ func (a *API) through(name string, model projections.Positioned) func(context.Co
 		}
 		return pos, err
 	}
+}
+
+// OrdersThrough is how far the shopper's order reads have applied the log:
+// what a live push waits for, so that the order it announces can be read.
+func (a *API) OrdersThrough(ctx context.Context) (eventstore.Position, error) {
+	return a.through("orders", a.Orders)(ctx)
 }
 
 // errModelUnavailable is the 503 of a read whose model's store (Redis,

@@ -30,10 +30,10 @@ const (
 )
 
 // benchLoadgen runs `commerce loadgen` against `commerce serve` on
-// PostgreSQL + Redis + RabbitMQ, first with every role in one process,
-// then with the roles in separate processes (either can be left out), each time at the maximum rate
-// (many shoppers) and at a lower one (a quarter of them), and prints orders/s
-// and webhook-to-order-visible latency. Each run gets its own database, Redis
+// PostgreSQL + Redis + RabbitMQ, first with every role in one process, then
+// with the roles in separate processes (either can be left out), each time
+// at the maximum rate (many shoppers) and at a lower one (a quarter of
+// them), and prints orders/s and webhook-to-order-visible latency. Each run gets its own database, Redis
 // database (which must be empty) and RabbitMQ vhost (made with rabbitmqctl),
 // all removed afterwards.
 //
