@@ -224,7 +224,7 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 		})
 		wait := backoff
 		backoff = min(backoff*2, maxB)
-		return sleep(ctx, wait)
+		return sleep(ctx, wait, nil)
 	}
 	pos, err := p.Target.Checkpoint(ctx)
 	for err != nil {
@@ -237,8 +237,7 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 	advancer, _ := p.Target.(Advancer)
 	throughApplier, _ := p.Target.(ThroughApplier)
 	advanced, advancedAt := pos, time.Time{}
-	idle := poll
-	wakeable := true
+	idle, wakeable := poll, true
 	if p.Poll > poll {
 		// Woken only by its own timer, so its batches grow.
 		idle, wakeable = p.Poll, false
@@ -249,7 +248,10 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 		}
 		// Taken before the read, so that a refresh between the read and
 		// the wait still wakes this projection.
-		wake := r.tail().wake.Wait()
+		var wake <-chan struct{} // nil: only the timer ends the wait
+		if wakeable {
+			wake = r.tail().wake.Wait()
+		}
 		evs, head, err := r.read(ctx, pos, p.Filter, batch)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -280,7 +282,7 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 					advanced, advancedAt = head, time.Now()
 				}
 			}
-			if err := r.idle(ctx, idle, wake, wakeable); err != nil {
+			if err := sleep(ctx, idle, wake); err != nil {
 				return err
 			}
 			continue
@@ -336,28 +338,10 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 		})
 		if live {
 			// At the head: wait for more rather than read again at once.
-			if err := r.idle(ctx, idle, wake, wakeable); err != nil {
+			if err := sleep(ctx, idle, wake); err != nil {
 				return err
 			}
 		}
-	}
-}
-
-// idle waits d, or less when wakeable and the shared window found new
-// events since wake was taken.
-func (r *Runner) idle(ctx context.Context, d time.Duration, wake <-chan struct{}, wakeable bool) error {
-	if !wakeable {
-		return sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	case <-wake:
-		return nil
 	}
 }
 
@@ -372,13 +356,16 @@ func (r *Runner) isolate(ctx context.Context, t Target, evs []eventstore.Event) 
 	return nil, nil
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// sleep waits d, or less when wake (nil: never) is closed first.
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
+		return nil
+	case <-wake:
 		return nil
 	}
 }
