@@ -72,13 +72,20 @@ func (t *tail) refresh(ctx context.Context) error {
 			return nil
 		}
 		if wait := t.loading; wait != nil {
+			seen := t.at
 			t.mu.Unlock()
 			select {
 			case <-wait:
-				continue
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			t.mu.Lock()
+			refreshed := t.at.After(seen)
+			t.mu.Unlock()
+			if refreshed {
+				return nil // the refresh waited for is as fresh as it gets
+			}
+			continue // it failed: try again
 		}
 		done := make(chan struct{})
 		t.loading = done
@@ -119,36 +126,23 @@ func (t *tail) refresh(ctx context.Context) error {
 }
 
 // fetch reads $all after end, up to tailPages pages, and returns the events
-// and how far they reach: the later of the last event and, when the last
-// read came back short, the head taken before it. Before the window is ready it
-// only takes the head.
+// and how far they reach (eventstore.ReadPast). Before the window is ready
+// it only takes the head.
 func (t *tail) fetch(ctx context.Context, ready bool, end eventstore.Position) ([]eventstore.Event, eventstore.Position, error) {
 	if !ready {
 		head, err := t.store.Head(ctx)
 		return nil, head, err
 	}
 	var out []eventstore.Event
+	page := min(t.keep, eventstore.MaxReadLimit)
 	for range tailPages {
-		head, err := t.store.Head(ctx)
+		evs, through, err := eventstore.ReadPast(ctx, t.store, eventstore.ReadAllOptions{After: end, Limit: page})
 		if err != nil {
 			return nil, 0, err
 		}
-		if head <= end {
-			return out, end, nil
-		}
-		page := min(t.keep, eventstore.MaxReadLimit)
-		evs, err := t.store.ReadAll(ctx, eventstore.ReadAllOptions{After: end, Limit: page})
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, evs...)
-		if len(evs) > 0 {
-			// The read may return events appended after the head was
-			// taken: the window reaches at least to the last of them.
-			end = evs[len(evs)-1].Position
-		}
+		out, end = append(out, evs...), through
 		if len(evs) < page {
-			return out, max(end, head), nil
+			break
 		}
 	}
 	return out, end, nil
