@@ -384,8 +384,8 @@ func applyPinned(ctx context.Context, tx pgx.Tx, m Model, schema string, evs []e
 		// caught up): through must still be recorded, or Position stays
 		// behind what the runner reports as processed.
 		if through > 0 {
-			if _, err := tx.Exec(ctx, "UPDATE "+cp+" SET through = $1 WHERE through < $1", int64(through)); err != nil {
-				return fmt.Errorf("%s: advance checkpoint of %s: %w", m.Name(), schema, err)
+			if err := advanceThrough(ctx, tx, schema, through); err != nil {
+				return fmt.Errorf("%s: %w", m.Name(), err)
 			}
 		}
 		return nil
@@ -396,6 +396,15 @@ func applyPinned(ctx context.Context, tx pgx.Tx, m Model, schema string, evs []e
 	last := int64(rest[len(rest)-1].Position)
 	if _, err := tx.Exec(ctx, "UPDATE "+cp+" SET position = $1, through = greatest(through, $1, $2::bigint)", last, int64(through)); err != nil {
 		return fmt.Errorf("%s: move checkpoint of %s: %w", m.Name(), schema, err)
+	}
+	return nil
+}
+
+// advanceThrough records in generation schema, inside tx, that the log was
+// read through `through`; it never moves backwards.
+func advanceThrough(ctx context.Context, tx pgx.Tx, schema string, through eventstore.Position) error {
+	if _, err := tx.Exec(ctx, "UPDATE "+rtQual(schema, "checkpoint")+" SET through = $1 WHERE through < $1", int64(through)); err != nil {
+		return fmt.Errorf("advance checkpoint of %s: %w", schema, err)
 	}
 	return nil
 }
@@ -493,8 +502,8 @@ func (t *LiveTarget) Advance(ctx context.Context, through eventstore.Position) e
 	if err != nil {
 		return fmt.Errorf("projections/postgres advance: %w", err)
 	}
-	if _, err := tx.Exec(ctx, "UPDATE "+rtQual(schema, "checkpoint")+" SET through = $1 WHERE through < $1", int64(through)); err != nil {
-		return fmt.Errorf("projections/postgres %s: advance: %w", t.m.Name(), err)
+	if err := advanceThrough(ctx, tx, schema, through); err != nil {
+		return fmt.Errorf("projections/postgres %s: %w", t.m.Name(), err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("projections/postgres %s: commit: %w", t.m.Name(), err)
