@@ -120,12 +120,8 @@ func (s *Store) tryDrop(ctx context.Context, schema string) error {
 	defer rtRollback(ctx, tx)
 	// Only the lock waits are bounded: dropping a large generation may
 	// take longer than that, and is not a reason to give up.
-	limit, err := lockWaitLimit(ctx, tx)
-	if err != nil {
+	if err := boundLockWaits(ctx, tx, "lock_timeout"); err != nil {
 		return err
-	}
-	if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", limit); err != nil {
-		return fmt.Errorf("bound the lock waits: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+rtIdent(schema)+" CASCADE"); err != nil {
 		return busyOr(ctx, err)
@@ -351,7 +347,7 @@ func (s *Store) lockViews(ctx context.Context, tx pgx.Tx, m Model) error {
 	if len(existing) == 0 {
 		return nil
 	}
-	if err := boundLockWaits(ctx, tx); err != nil {
+	if err := boundLockWaits(ctx, tx, "lock_timeout", "statement_timeout"); err != nil {
 		return err
 	}
 	q := "LOCK TABLE "
@@ -373,29 +369,22 @@ func (s *Store) lockViews(ctx context.Context, tx pgx.Tx, m Model) error {
 	return nil
 }
 
-// boundLockWaits makes tx's statements and lock waits give up at half the
-// server's deadlock_timeout, before its deadlock check could run in a
+// boundLockWaits sets each of settings (lock_timeout, statement_timeout) of
+// tx to half the server's deadlock_timeout, at least 10 ms: a wait that
+// gives up then ends before the server's deadlock check could run in a
 // reader waiting on tx.
-func boundLockWaits(ctx context.Context, tx pgx.Tx) error {
-	limit, err := lockWaitLimit(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)", limit); err != nil {
-		return fmt.Errorf("bound the lock waits: %w", err)
-	}
-	return nil
-}
-
-// lockWaitLimit is half the server's deadlock_timeout (at least 10 ms), as
-// a setting: a wait that gives up then ends before the server's deadlock
-// check could run in a reader it blocks.
-func lockWaitLimit(ctx context.Context, tx pgx.Tx) (string, error) {
+func boundLockWaits(ctx context.Context, tx pgx.Tx, settings ...string) error {
 	var deadlockMS int64
 	if err := tx.QueryRow(ctx, "SELECT setting::bigint FROM pg_settings WHERE name = 'deadlock_timeout'").Scan(&deadlockMS); err != nil {
-		return "", fmt.Errorf("read deadlock_timeout: %w", err)
+		return fmt.Errorf("read deadlock_timeout: %w", err)
 	}
-	return fmt.Sprintf("%dms", max(10, deadlockMS/2)), nil
+	limit := fmt.Sprintf("%dms", max(10, deadlockMS/2))
+	for _, name := range settings {
+		if _, err := tx.Exec(ctx, "SELECT set_config($1, $2, true)", name, limit); err != nil {
+			return fmt.Errorf("bound the lock waits (%s): %w", name, err)
+		}
+	}
+	return nil
 }
 
 // busyOr turns a lock wait that boundLockWaits cut short into errBusy
