@@ -342,6 +342,20 @@ func TestHubCloseEndsStreams(t *testing.T) {
 	srv.Close()
 }
 
+// at is a Readable that answers what p holds.
+func at(p *atomic.Int64) func(context.Context) (eventstore.Position, error) {
+	return func(context.Context) (eventstore.Position, error) { return eventstore.Position(p.Load()), nil }
+}
+
+// runGate runs g until the returned stop, which waits for Run and returns
+// its error.
+func runGate(g *live.Gate) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	return func() error { cancel(); return <-done }
+}
+
 // TestGateHoldsUpdatesUntilReadable: an update leaves the gate once the
 // read side has applied its position, in the order updates came, or after
 // MaxHold when the read side does not move; stopping releases the rest.
@@ -351,11 +365,8 @@ func TestGateHoldsUpdatesUntilReadable(t *testing.T) {
 	ch, cancel := hub.Subscribe("cus-g")
 	defer cancel()
 	var readable atomic.Int64
-	g := &live.Gate{Hub: hub, MaxHold: 300 * time.Millisecond, Poll: time.Millisecond,
-		Readable: func(context.Context) (eventstore.Position, error) { return eventstore.Position(readable.Load()), nil }}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
+	g := &live.Gate{Hub: hub, MaxHold: 300 * time.Millisecond, Poll: time.Millisecond, Readable: at(&readable)}
+	stop := runGate(g)
 	none := func(what string) {
 		t.Helper()
 		select {
@@ -383,8 +394,7 @@ func TestGateHoldsUpdatesUntilReadable(t *testing.T) {
 		t.Fatalf("got %+v after %v, want o2 after MaxHold", u, time.Since(held))
 	}
 	g.Hold(40, live.Update{OrderID: "o3", Status: "placed", CustomerID: "cus-g"})
-	stop()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := stop(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run: %v", err)
 	}
 	if u := recv(t, ch); u.OrderID != "o3" {
@@ -405,15 +415,12 @@ func TestGateOutlivesAHangingReadSide(t *testing.T) {
 	defer cancel()
 	g := &live.Gate{Hub: hub, MaxHold: 100 * time.Millisecond, Poll: time.Millisecond,
 		Readable: func(ctx context.Context) (eventstore.Position, error) { <-ctx.Done(); return 0, ctx.Err() }}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
+	stop := runGate(g)
+	defer stop()
 	g.Hold(3, live.Update{OrderID: "o1", Status: "placed", CustomerID: "cus-h"})
 	if u := recv(t, ch); u.OrderID != "o1" {
 		t.Fatalf("got %+v", u)
 	}
-	stop()
-	<-done
 }
 
 // TestConsumerHoldsUpdatesAtTheGate: with a Gate, the consumer queues the
@@ -424,11 +431,9 @@ func TestConsumerHoldsUpdatesAtTheGate(t *testing.T) {
 	ch, cancel := hub.Subscribe("cus-p")
 	defer cancel()
 	var readable atomic.Int64
-	g := &live.Gate{Hub: hub, Poll: time.Millisecond,
-		Readable: func(context.Context) (eventstore.Position, error) { return eventstore.Position(readable.Load()), nil }}
-	ctx, stop := context.WithCancel(context.Background())
+	g := &live.Gate{Hub: hub, Poll: time.Millisecond, Readable: at(&readable)}
+	stop := runGate(g)
 	defer stop()
-	go func() { _ = g.Run(ctx) }()
 	c := &live.Consumer{Hub: hub, Codec: codec, Directory: fakeDirectory{}, Gate: g}
 	e := event(t, order.Placed{OrderID: "o1", CustomerID: "cus-p", At: time.Now()})
 	e.Position = 7
