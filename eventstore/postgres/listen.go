@@ -11,10 +11,10 @@ import (
 
 // Appends made by other processes wake this store's subscribers through
 // PostgreSQL's LISTEN/NOTIFY: after each group append that wrote, the store
-// sends a NOTIFY on its schema's channel (at most one every
-// announceSpacing, so a busy store sends a few hundred a second, not one per
-// append), and one connection per store listens. A lost notification costs only latency: subscribers
-// still poll within Config.Poll.Max.
+// sends a NOTIFY on its schema's channel (at most one every announceSpacing,
+// so a busy store sends a few hundred a second, not one per append), and one
+// connection per store listens. A lost notification costs only latency:
+// subscribers still poll within Config.Poll.Max.
 
 // channel is the NOTIFY channel of the store's schema.
 func (s *Store) channel() string { return "commerce_events_" + s.schema }
