@@ -74,20 +74,10 @@ func (a *API) streamEvents(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"events": out})
 }
 
-// orderStateView is an order as it was at a past position.
-type orderStateView struct {
-	ID             string `json:"id"`
-	UserID         string `json:"user_id"`
-	Status         string `json:"status"`
-	PaymentID      string `json:"payment_id"`
-	Carrier        string `json:"carrier,omitempty"`
-	TrackingNumber string `json:"tracking_number,omitempty"`
-	AtPosition     int64  `json:"at_position"`
-	Version        int64  `json:"version"`
-}
-
-// orderState replays the order's stream up to at_position and answers the
-// order as it was then; an order that did not exist yet is a 404.
+// orderState replays the order's stream up to at_position through the
+// orders projection's fold and answers the order resource as it was then,
+// the shape GET /api/v1/orders/{id} answers; an order that did not exist
+// yet is a 404.
 func (a *API) orderState(c *gin.Context) {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
@@ -104,24 +94,24 @@ func (a *API) orderState(c *gin.Context) {
 		httpedge.WriteError(c, err)
 		return
 	}
-	state, version := commands.Order.Initial, int64(0)
+	var o projections.Order
+	exists := false
 	for _, e := range evs {
 		if e.Position > eventstore.Position(at) {
 			break
 		}
-		p, err := a.Codec.Decode(e)
+		next, placed, err := projections.FoldOrder(a.Codec, o, exists, e)
 		if err != nil {
-			httpedge.WriteError(c, apperr.Internal(errors.Join(errors.New("decode order event"), err)))
+			httpedge.WriteError(c, apperr.Internal(errors.Join(errors.New("fold order event"), err)))
 			return
 		}
-		state, version = commands.Order.Evolve(state, p), e.Version
+		o, exists = next, exists || placed
 	}
-	if version == 0 {
+	if !exists {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
-	c.JSON(http.StatusOK, orderStateView{ID: id.String(), UserID: state.CustomerID, Status: state.Status.String(),
-		PaymentID: state.PaymentID, Carrier: state.Carrier, TrackingNumber: state.TrackingNumber, AtPosition: at, Version: version})
+	c.JSON(http.StatusOK, o)
 }
 
 // timeline answers every event of an order's checkout, across streams,
