@@ -72,6 +72,7 @@ func TestCheck(t *testing.T) {
 		{"an undocumented status", exchange("GET", "/healthz", "", 418, jsonType, `{"status":"ok"}`), "answered 418, which the document does not list"},
 		{"an undocumented 304", exchange("GET", "/healthz", "", 304, "", ""), "answered 304, which the document does not list"},
 		{"a documented 304", exchange("GET", "/openapi.json", "", 304, "", "", "ETag", `"abc"`), ""},
+		{"a catalog 304", exchange("GET", "/api/v1/products/"+id, "", 304, "", "", "ETag", `"abc"`), ""},
 		{"an undocumented content type", exchange("GET", "/healthz", "", 200, "text/plain", "ok"), `as "text/plain"`},
 		{"a body where none is documented", exchange("GET", "/openapi.json", "", 304, jsonType, "{}", "ETag", `"abc"`), "where the document declares none"},
 		{"an undocumented field where additionalProperties is false",
