@@ -23,6 +23,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
 	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/openapi/openapitest"
 	"github.com/commerce-engine/commerce/projections"
 	"github.com/commerce-engine/commerce/readapi"
 )
@@ -64,6 +65,7 @@ func newFixture(t *testing.T, ps ...projections.Projection) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	engine.Use(openapitest.Middleware(t))
 	return fixture{store: s, runner: &commands.Runner{Store: s, Codec: codec}, engine: engine, projections: runner}
 }
 

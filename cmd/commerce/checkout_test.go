@@ -18,6 +18,7 @@ import (
 
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/internal/testsvc"
+	"github.com/commerce-engine/commerce/openapi/openapitest"
 	"github.com/commerce-engine/commerce/payments"
 )
 
@@ -158,7 +159,7 @@ func (r *checkoutRig) webhook(t *testing.T, body []byte, sig string, want int) {
 	req, _ := http.NewRequest("POST", r.srv.url+"/api/v1/payments/webhook", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Stripe-Signature", sig)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -657,7 +658,7 @@ func openLive(t *testing.T, c client) <-chan liveFrame {
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/orders/live", nil)
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/payment"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
+	"github.com/commerce-engine/commerce/openapi/openapitest"
 )
 
 // crashExpiry is the child's checkout expiry: short, so that the checkouts
@@ -59,7 +60,7 @@ func TestCheckoutSurvivesSIGKILL(t *testing.T) {
 	eng := newCrashChild(t, buildCommerce(t), dataDir)
 	eng.start(t)
 
-	admin := crashClient{base: eng.url}
+	admin := crashClient{t: t, base: eng.url}
 	admin.token = admin.login(t)
 	productIDs := make([]string, products)
 	for i := range products {
@@ -79,7 +80,7 @@ func TestCheckoutSurvivesSIGKILL(t *testing.T) {
 			UserID      string `json:"user_id"`
 			AccessToken string `json:"access_token"`
 		}
-		c := crashClient{base: eng.url}
+		c := crashClient{t: t, base: eng.url}
 		c.must(t, http.StatusCreated, "POST", "/api/v1/auth/register", map[string]string{
 			"email": fmt.Sprintf("shopper%02d@example.com", i), "password": "a shopper's long Passw0rd", "name": fmt.Sprintf("Shopper %d", i),
 		}, &s)
@@ -339,11 +340,12 @@ var crashHTTP = &http.Client{Timeout: 10 * time.Second}
 
 // crashClient calls the child engine as one user.
 type crashClient struct {
+	t                   testing.TB // fails on a drift from openapi.json
 	base, token, userID string
 }
 
 func (c crashClient) do(ctx context.Context, method, path string, body any, header ...string) (int, []byte, error) {
-	code, b, _, err := sendJSON(ctx, crashHTTP, method, c.base+path, c.token, body, header...)
+	code, b, _, err := sendJSON(ctx, &http.Client{Timeout: crashHTTP.Timeout, Transport: openapitest.Transport(c.t, nil)}, method, c.base+path, c.token, body, header...)
 	return code, b, err
 }
 

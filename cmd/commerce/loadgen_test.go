@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/commerce-engine/commerce/openapi/openapitest"
 )
 
 // TestLoadgen drives a running embedded engine with `commerce loadgen`
@@ -17,7 +19,7 @@ func TestLoadgen(t *testing.T) {
 	cfg.JWTSecret = Secret(strings.Repeat("L", 32))
 	srv := MustRun(t, cfg)
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"loadgen", "-url", srv.url, "-shoppers", "4", "-orders", "20", "-products", "3"},
+	code := run(context.Background(), []string{"loadgen", "-url", openapitest.Proxy(t, srv.url), "-shoppers", "4", "-orders", "20", "-products", "3"},
 		env(map[string]string{envAdminEmail: testAdminEmail, envAdminPassword: testAdminPassword, envJWTSecret: strings.Repeat("L", 32)}),
 		strings.NewReader(""), &stdout, &stderr)
 	if code != exitOK {

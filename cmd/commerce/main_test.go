@@ -22,6 +22,7 @@ import (
 
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/internal/testsvc"
+	"github.com/commerce-engine/commerce/openapi/openapitest"
 )
 
 // syncBuffer collects log output written from the server's goroutines.
@@ -120,7 +121,7 @@ func get(tb testing.TB, url string, header ...string) (*http.Response, string) {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(tb, openapitest.IgnorePrefix("/test/")).Do(req)
 	if err != nil {
 		tb.Fatalf("GET %s: %v", url, err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/commerce-engine/commerce/eventstore/esdb/esdbstandin"
 	"github.com/commerce-engine/commerce/internal/testsvc"
+	"github.com/commerce-engine/commerce/openapi/openapitest"
 	"github.com/commerce-engine/commerce/projections/analytics"
 	pgproj "github.com/commerce-engine/commerce/projections/postgres"
 )
@@ -110,7 +111,7 @@ type client struct {
 }
 
 func (c client) do(method, path string, body any, header ...string) (int, []byte, http.Header, error) {
-	return sendJSON(context.Background(), http.DefaultClient, method, c.base+path, c.token, body, header...)
+	return sendJSON(context.Background(), openapitest.Client(c.t), method, c.base+path, c.token, body, header...)
 }
 
 // must calls and fails the test unless the answer has status want; it

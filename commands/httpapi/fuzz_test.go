@@ -4,6 +4,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/commerce-engine/commerce/openapi/openapitest"
 )
 
 // FuzzWriteBodies sends arbitrary bodies to every write endpoint: whatever
@@ -42,7 +44,7 @@ func FuzzWriteBodies(f *testing.F) {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+r.token)
 		rec := httptest.NewRecorder()
-		e.h.ServeHTTP(rec, req)
+		openapitest.Handler(t, e.h).ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s with %q: %d %s", r.method, r.path, body, rec.Code, rec.Body)
 		}

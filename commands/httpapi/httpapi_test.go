@@ -20,6 +20,7 @@ import (
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
 	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/openapi/openapitest"
 )
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -83,7 +84,7 @@ func (e *env) do(method, path, token, body string, headers ...string) (*httptest
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
+	openapitest.Handler(e.t, e.h).ServeHTTP(rec, req)
 	var out map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &out)
 	return rec, out

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -111,6 +113,28 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // the contract (see Transport), for tests that talk to a running engine.
 func Client(tb testing.TB, opts ...Option) *http.Client {
 	return &http.Client{Transport: Transport(tb, nil, opts...)}
+}
+
+// Proxy starts a reverse proxy to target (a base URL) whose every exchange
+// is checked against the contract, and returns its base URL: for a program
+// that makes its own client, such as the load generator, which is pointed
+// at the proxy instead of the engine. The proxy closes with the test.
+func Proxy(tb testing.TB, target string, opts ...Option) string {
+	tb.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		tb.Fatalf("openapitest: proxy target %q: %v", target, err)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(u); r.Out.Host = r.In.Host },
+		Transport: Transport(tb, nil, opts...),
+	}
+	srv := httptest.NewServer(rp)
+	tb.Cleanup(func() {
+		srv.CloseClientConnections() // event streams stay open until cut
+		srv.Close()
+	})
+	return srv.URL
 }
 
 // Handler returns h with every request it serves checked against the

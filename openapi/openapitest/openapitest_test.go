@@ -157,7 +157,7 @@ func drifting() http.Handler {
 	return mux
 }
 
-// TestHelpersReport drives the client, handler and gin helpers with one
+// TestHelpersReport drives the client, proxy, handler and gin helpers with one
 // documented and one drifting answer: each reports the drift, and only it,
 // and hands the answer on unchanged.
 func TestHelpersReport(t *testing.T) {
@@ -176,6 +176,15 @@ func TestHelpersReport(t *testing.T) {
 	}{
 		{"Client", func(tb testing.TB, path string) (int, string) {
 			resp, err := openapitest.Client(tb, openapitest.IgnorePrefix("/test/")).Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}},
+		{"Proxy", func(tb testing.TB, path string) (int, string) {
+			resp, err := http.Get(openapitest.Proxy(tb, srv.URL, openapitest.IgnorePrefix("/test/")) + path)
 			if err != nil {
 				t.Fatal(err)
 			}
