@@ -166,14 +166,14 @@ func Check(x Exchange) error {
 	if err != nil {
 		// The server may refuse what the contract does not have; it may
 		// not serve it.
-		if errors.Is(err, routers.ErrPathNotFound) || errors.Is(err, routers.ErrMethodNotAllowed) ||
-			strings.Contains(err.Error(), routers.ErrPathNotFound.Error()) || strings.Contains(err.Error(), routers.ErrMethodNotAllowed.Error()) {
-			if x.Status == http.StatusNotFound || x.Status == http.StatusMethodNotAllowed {
-				return nil
-			}
-			return fmt.Errorf("%s: not a documented operation, answered %d", op, x.Status)
+		var re *routers.RouteError
+		if !errors.As(err, &re) {
+			return fmt.Errorf("%s: %w", op, err)
 		}
-		return fmt.Errorf("%s: %w", op, err)
+		if x.Status == http.StatusNotFound || x.Status == http.StatusMethodNotAllowed {
+			return nil
+		}
+		return fmt.Errorf("%s: not a documented operation (%s), answered %d", op, re.Reason, x.Status)
 	}
 	op = route.Method + " " + route.Path
 	opts := &openapi3filter.Options{
