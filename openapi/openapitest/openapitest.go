@@ -3,9 +3,10 @@
 // contract fails where it happens instead of in a client later.
 //
 // Every HTTP test helper routes its traffic through it: real clients with
-// Transport or Client, in-process handlers with Handler, and gin engines a
-// test mounts routes on with Middleware. Each exchange is checked with
-// kin-openapi's openapi3filter:
+// Transport or Client, programs with their own client through Proxy,
+// in-process handlers with Handler, and gin engines a test mounts routes on
+// with Middleware; routes a test adds beside the API are left out with
+// IgnorePrefix. Each exchange is checked with kin-openapi's openapi3filter:
 //
 //   - the request's method and path are a documented operation (or the
 //     server answers an undocumented one with 404 or 405);
