@@ -2,6 +2,7 @@ package openapitest
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -48,9 +49,9 @@ func (s settings) ignored(r *http.Request) bool {
 }
 
 // report fails tb with the violation, if any, of one exchange.
-func report(tb testing.TB, x Exchange) {
+func report(ctx context.Context, tb testing.TB, x Exchange) {
 	tb.Helper()
-	if err := Check(x); err != nil {
+	if err := Check(ctx, x); err != nil {
 		tb.Errorf("openapi.json violation: %v", err)
 	}
 }
@@ -105,7 +106,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		x.Body = body
 	}
-	report(t.tb, x)
+	report(req.Context(), t.tb, x)
 	return resp, nil
 }
 
@@ -150,7 +151,7 @@ func Handler(tb testing.TB, h http.Handler, opts ...Option) http.Handler {
 		body := readBody(tb, r)
 		rec := &recorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
-		report(tb, rec.exchange(r, body))
+		report(r.Context(), tb, rec.exchange(r, body))
 	})
 }
 
@@ -172,7 +173,7 @@ func Middleware(tb testing.TB, opts ...Option) gin.HandlerFunc {
 		c.Next()
 		c.Writer = rec.ResponseWriter
 		x := Exchange{Request: c.Request, RequestBody: body, Status: rec.Status(), Header: rec.Header(), Body: rec.body.Bytes()}
-		report(tb, x)
+		report(c.Request.Context(), tb, x)
 	}
 }
 
@@ -255,5 +256,5 @@ func (r *ginRecorder) WriteString(s string) (int, error) {
 // contract and fails tb for a violation; reqBody is the request's body.
 func CheckRecorded(tb testing.TB, req *http.Request, reqBody []byte, rec *httptest.ResponseRecorder) {
 	tb.Helper()
-	report(tb, Exchange{Request: req, RequestBody: reqBody, Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()})
+	report(req.Context(), tb, Exchange{Request: req, RequestBody: reqBody, Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()})
 }

@@ -153,11 +153,11 @@ func mediaType(ct string) string {
 	return mt
 }
 
-// Check validates one exchange against the contract; it returns nil when
-// both the request and the answer are as documented, and an error naming
-// every violation otherwise (or the document's own error if it does not
-// load).
-func Check(x Exchange) error {
+// Check validates one exchange against the contract under ctx (the
+// request's context, usually); it returns nil when both the request and the
+// answer are as documented, and an error naming every violation otherwise
+// (or the document's own error if it does not load).
+func Check(ctx context.Context, x Exchange) error {
 	c, err := load()
 	if err != nil {
 		return err
@@ -185,13 +185,13 @@ func Check(x Exchange) error {
 		SchemaValidationOptions:           formats,
 	}
 	// kin-openapi reads the body it validates: give it a copy.
-	req := x.Request.Clone(context.Background())
+	req := x.Request.Clone(ctx)
 	req.Body, req.ContentLength, req.GetBody = http.NoBody, int64(len(x.RequestBody)), nil
 	if len(x.RequestBody) > 0 {
 		req.Body = io.NopCloser(bytes.NewReader(x.RequestBody))
 	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
-	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
+	reqErr := openapi3filter.ValidateRequest(ctx, in)
 
 	// The status first: kin-openapi lets 304 and redirects through.
 	resp := route.Operation.Responses.Status(x.Status)
@@ -222,7 +222,7 @@ func Check(x Exchange) error {
 		Options:                &ropts,
 	}
 	rin.SetBodyBytes(x.Body)
-	if err := openapi3filter.ValidateResponse(context.Background(), rin); err != nil {
+	if err := openapi3filter.ValidateResponse(ctx, rin); err != nil {
 		return fmt.Errorf("%s: answer %d does not match the document: %w\nbody: %s", op, x.Status, err, clip(x.Body))
 	}
 	return nil

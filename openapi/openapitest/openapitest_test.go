@@ -107,7 +107,7 @@ func TestCheck(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := openapitest.Check(tc.x)
+			err := openapitest.Check(tc.x.Request.Context(), tc.x)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("a documented exchange is a violation: %v", err)
@@ -179,7 +179,7 @@ func TestHelpersReport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			b, _ := io.ReadAll(resp.Body)
 			return resp.StatusCode, string(b)
 		}},
@@ -188,7 +188,7 @@ func TestHelpersReport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			b, _ := io.ReadAll(resp.Body)
 			return resp.StatusCode, string(b)
 		}},
