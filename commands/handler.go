@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -109,6 +109,7 @@ func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 	if policy.Attempts <= 0 {
 		policy = DefaultRetry
 	}
+	pauses := policy.backOff()
 	metadata, err := marshalMeta(meta)
 	if err != nil {
 		return Result[S]{}, fmt.Errorf("handle %T: encode metadata: %w", cmd, err)
@@ -238,7 +239,7 @@ func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 		if attempt >= policy.Attempts {
 			return Result[S]{}, fmt.Errorf("handle %T on %s after %d attempts: %w", cmd, stream, attempt, ErrConflict)
 		}
-		if err := sleep(ctx, backoff(policy, attempt)); err != nil {
+		if err := sleep(ctx, pauses.NextBackOff()); err != nil {
 			return Result[S]{}, err
 		}
 	}
@@ -361,13 +362,20 @@ func load[S any](ctx context.Context, r *Runner, agg Aggregate[S], state S, vers
 	}
 }
 
-func backoff(p RetryPolicy, attempt int) time.Duration {
-	d := p.BaseDelay << (attempt - 1)
-	if d > p.MaxDelay || d <= 0 {
-		d = p.MaxDelay
+// backOff returns the pauses between attempts: full jitter over a delay
+// that starts at BaseDelay and doubles up to MaxDelay, so racing writers
+// spread out instead of colliding again. A randomization factor of 1 draws
+// from [0, 2×interval]; with intervals half the policy's delays, that is
+// [0, delay].
+func (p RetryPolicy) backOff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     min(p.BaseDelay, p.MaxDelay) / 2,
+		RandomizationFactor: 1,
+		Multiplier:          2,
+		MaxInterval:         p.MaxDelay / 2,
 	}
-	// Full jitter: racing writers spread out instead of colliding again.
-	return time.Duration(rand.Int64N(int64(d) + 1))
+	b.Reset()
+	return b
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
