@@ -10,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/commerce-engine/commerce/domain/checkout"
 	"github.com/commerce-engine/commerce/domain/customer"
@@ -279,29 +282,25 @@ func (n *Notifier) Handle(ctx context.Context, e eventstore.Event) error {
 	return nil
 }
 
-// send tries up to Attempts times with doubling pauses, counting attempts
-// in rec; it returns the last error, or ctx's when ctx ends first.
+// send tries up to Attempts times with doubling pauses (no cap, no
+// jitter), counting attempts in rec; it returns the last error, or ctx's
+// when ctx ends first.
 func (n *Notifier) send(ctx context.Context, msg Email, rec *Notification) error {
-	pause := n.cfg.Backoff
-	var err error
-	for i := 0; i < n.cfg.Attempts; i++ {
-		if i > 0 {
-			t := time.NewTimer(pause)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return fmt.Errorf("%w (after: %v)", ctx.Err(), err)
-			case <-t.C:
-			}
-			pause *= 2
-		}
+	var last error
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		rec.Attempts++
-		if err = n.cfg.Sender.Send(ctx, msg); err == nil {
-			return nil
+		last = n.cfg.Sender.Send(ctx, msg)
+		if last != nil && ctx.Err() != nil {
+			return struct{}{}, backoff.Permanent(last)
 		}
-		if ctx.Err() != nil {
-			return err
-		}
+		return struct{}{}, last
+	},
+		backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: n.cfg.Backoff, Multiplier: 2, MaxInterval: math.MaxInt64}),
+		backoff.WithMaxTries(uint(n.cfg.Attempts)),
+		backoff.WithMaxElapsedTime(0))
+	if err != nil && !errors.Is(err, last) {
+		// ctx ended during a pause.
+		return fmt.Errorf("%w (after: %w)", err, last)
 	}
 	return err
 }
