@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/cenkalti/backoff/v5"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -226,8 +227,9 @@ func (r *Relay) publish(ctx context.Context, logger *slog.Logger, batch []events
 		}
 		groups[t] = append(groups[t], m)
 	}
-	wait := relayRetryMin
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempt++
 		var mu sync.Mutex
 		var failed []string
 		var errs []error
@@ -244,47 +246,44 @@ func (r *Relay) publish(ctx context.Context, logger *slog.Logger, batch []events
 		}
 		wg.Wait()
 		if len(failed) == 0 {
-			logger.Debug("relay published batch", "events", len(batch),
-				"first_position", int64(batch[0].Position), "last_position", int64(batch[len(batch)-1].Position))
-			return nil
+			return struct{}{}, nil
 		}
 		pending = failed
-		logger.Warn("relay publish failed, retrying", "attempt", attempt, "topics", failed,
-			"first_position", int64(batch[0].Position), "retry_in", wait, "error", errors.Join(errs...))
-		if !sleep(ctx, wait) {
-			return ctx.Err()
-		}
-		wait = min(wait*2, relayRetryMax)
+		return struct{}{}, errors.Join(errs...)
+	}, relayBackOff(func(err error, wait time.Duration) {
+		logger.Warn("relay publish failed, retrying", "attempt", attempt, "topics", pending,
+			"first_position", int64(batch[0].Position), "retry_in", wait, "error", err)
+	})...)
+	if err != nil {
+		return err // only ctx ends the retries
 	}
+	logger.Debug("relay published batch", "events", len(batch),
+		"first_position", int64(batch[0].Position), "last_position", int64(batch[len(batch)-1].Position))
+	return nil
 }
 
 // save records the checkpoint, retrying with backoff; it reports false when
 // ctx ended first.
 func (r *Relay) save(ctx context.Context, logger *slog.Logger, p eventstore.Position) bool {
-	wait := relayRetryMin
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempt++
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkpointTimeout)
-		err := r.Checkpoints.Save(sctx, r.Name, p)
-		cancel()
-		if err == nil {
-			return true
-		}
+		defer cancel()
+		return struct{}{}, r.Checkpoints.Save(sctx, r.Name, p)
+	}, relayBackOff(func(err error, _ time.Duration) {
 		logger.Warn("relay checkpoint save failed, retrying", "attempt", attempt, "position", int64(p), "error", err)
-		if !sleep(ctx, wait) {
-			return false
-		}
-		wait = min(wait*2, relayRetryMax)
-	}
+	})...)
+	return err == nil
 }
 
-// sleep waits d or until ctx is done, reporting false in the second case.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+// relayBackOff is the relay's retry policy: pauses from relayRetryMin
+// doubling up to relayRetryMax, no jitter, no limit on attempts or time
+// (only ctx ends it), each failure reported to notify.
+func relayBackOff(notify backoff.Notify) []backoff.RetryOption {
+	return []backoff.RetryOption{
+		backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: relayRetryMin, Multiplier: 2, MaxInterval: relayRetryMax}),
+		backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(notify),
 	}
 }
