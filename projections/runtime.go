@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/commerce-engine/commerce/eventstore"
 )
 
@@ -216,15 +218,16 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 	batch, poll, minB, maxB := r.defaults()
 	r.update(p.Name, func(s *Status) { s.State = StateStarting })
 	defer r.update(p.Name, func(s *Status) { s.State = StateStopped })
-	backoff := minB
+	// Pauses after a failure: from minB doubling up to maxB, no jitter,
+	// back to minB once an event applies or the projection is live.
+	pauses := &backoff.ExponentialBackOff{InitialInterval: minB, Multiplier: 2, MaxInterval: maxB}
+	pauses.Reset()
 	fail := func(err error, at *EventRef) error {
 		r.update(p.Name, func(s *Status) {
 			s.State, s.Error, s.FailedAt = StateFailed, err.Error(), at
 			s.Retries++
 		})
-		wait := backoff
-		backoff = min(backoff*2, maxB)
-		return sleep(ctx, wait, nil)
+		return sleep(ctx, pauses.NextBackOff(), nil)
 	}
 	pos, err := p.Target.Checkpoint(ctx)
 	for err != nil {
@@ -274,7 +277,7 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 				s.Head = max(head, s.Position)
 				s.Position = s.Head
 			})
-			backoff = minB
+			pauses.Reset()
 			if advancer != nil && head > advanced && time.Since(advancedAt) >= idle {
 				// Best effort: a failure only delays other processes'
 				// X-Min-Position waits until the next event or poll.
@@ -327,7 +330,7 @@ func (r *Runner) Run(ctx context.Context, p Projection) error {
 				advanced = max(advanced, pos)
 			}
 		}
-		backoff = minB
+		pauses.Reset()
 		r.update(p.Name, func(s *Status) {
 			s.Position, s.Head, s.Error, s.FailedAt, s.Retries = pos, max(head, pos), "", nil, 0
 			s.State = StateCatchingUp
