@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/commerce-engine/commerce/eventstore"
@@ -58,20 +59,9 @@ func (s *Store) Rebuild(ctx context.Context, events eventstore.Store, m Model, o
 	if err := s.catchUp(ctx, events, m, schema, -1, opts); err != nil {
 		return fmt.Errorf("projections/postgres rebuild %s: %w", name, err)
 	}
-	var old string
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		old, err = s.swap(ctx, events, m, gen, schema, opts)
-		if !errors.Is(err, errBusy) {
-			break
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("projections/postgres rebuild %s: swap: %w", name, ctx.Err())
-		case <-t.C:
-		}
-	}
+	old, err := backoff.Retry(ctx, func() (string, error) {
+		return busyOnly(s.swap(ctx, events, m, gen, schema, opts))
+	}, lockWaitBackOff(0)...)
 	if err != nil {
 		return fmt.Errorf("projections/postgres rebuild %s: swap: %w", name, err)
 	}
@@ -91,23 +81,32 @@ const dropPatience = 30 * time.Second
 // server's deadlock check could pick such a reader as the victim, and the
 // drop is retried after they finish.
 func (s *Store) dropGeneration(ctx context.Context, schema string) error {
-	began := time.Now()
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		err := s.tryDrop(ctx, schema)
-		if !errors.Is(err, errBusy) {
-			return err
-		}
-		if time.Since(began) > dropPatience {
-			return fmt.Errorf("%w for %v", err, dropPatience)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		return busyOnly(struct{}{}, s.tryDrop(ctx, schema))
+	}, lockWaitBackOff(dropPatience)...)
+	if errors.Is(err, errBusy) {
+		return fmt.Errorf("%w for %v", err, dropPatience)
 	}
+	return err
+}
+
+// lockWaitBackOff is the retry policy of a step that gave up a lock wait
+// (errBusy): 10 ms doubling up to 1 s, no jitter, until ctx ends or, when
+// patience is positive, until the next pause would pass it.
+func lockWaitBackOff(patience time.Duration) []backoff.RetryOption {
+	return []backoff.RetryOption{
+		backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 10 * time.Millisecond, Multiplier: 2, MaxInterval: time.Second}),
+		backoff.WithMaxElapsedTime(patience),
+	}
+}
+
+// busyOnly lets backoff.Retry retry errBusy alone: any other error is
+// permanent.
+func busyOnly[T any](v T, err error) (T, error) {
+	if err != nil && !errors.Is(err, errBusy) {
+		return v, backoff.Permanent(err)
+	}
+	return v, err
 }
 
 // tryDrop makes one attempt of dropGeneration; errBusy means a lock wait
