@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/kurrent-io/KurrentDB-Client-Go/kurrentdb"
 
 	"github.com/commerce-engine/commerce/eventstore"
@@ -80,11 +81,12 @@ func (s *Store) SubscribeStream(ctx context.Context, stream string, afterVersion
 
 // resubscribe runs subscriptions made by open until ctx ends, the handler
 // fails or an event cannot be mapped; a dropped or refused subscription is
-// opened again after a backoff (open resumes from what was delivered),
-// unless the server's refusal cannot pass by waiting.
+// opened again after a pause from Reconnect.Min doubling up to
+// Reconnect.Max, back to Min once one delivered (open resumes from what was
+// delivered), unless the server's refusal cannot pass by waiting.
 func (s *Store) resubscribe(ctx context.Context, what string, open func() (*kurrentdb.Subscription, error), handle func(*kurrentdb.RecordedEvent) error) error {
-	delay := Reconnect.Min
-	for {
+	pauses := &backoff.ExponentialBackOff{InitialInterval: Reconnect.Min, Multiplier: 2, MaxInterval: Reconnect.Max}
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		sub, err := open()
 		if err == nil {
 			var delivered bool
@@ -92,30 +94,30 @@ func (s *Store) resubscribe(ctx context.Context, what string, open func() (*kurr
 			sub.Close()
 			var dropped errDropped
 			if !errors.As(err, &dropped) {
-				return err // the handler's error, or an event that cannot be mapped
+				return struct{}{}, backoff.Permanent(err) // the handler's error, or an event that cannot be mapped
 			}
 			err = dropped.err
+			if err == nil {
+				err = errors.New("subscription dropped without a reason")
+			}
 			if delivered {
-				delay = Reconnect.Min
+				pauses.Reset()
 			}
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return struct{}{}, backoff.Permanent(ctx.Err())
 		}
 		if s.closed.Load() {
-			return eventstore.ErrClosed
+			return struct{}{}, backoff.Permanent(eventstore.ErrClosed)
 		}
 		if permanent(err) {
-			return fmt.Errorf("esdb: subscription to %s: %w", what, err)
+			return struct{}{}, backoff.Permanent(fmt.Errorf("esdb: subscription to %s: %w", what, err))
 		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(pauses), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, delay time.Duration) {
 		s.log.Warn("subscription dropped, resubscribing", "subscription", what, "error", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, Reconnect.Max)
-	}
+	}))
+	return err
 }
 
 // errDropped is a subscription the server or the network ended.
