@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -59,20 +60,16 @@ const announceSpacing = 5 * time.Millisecond
 // reconnecting with back-off until the store closes.
 func (s *Store) listener(connConfig *pgx.ConnConfig) {
 	defer close(s.listenerDone)
-	delay := 100 * time.Millisecond
-	for s.lifetime.Err() == nil {
-		err := s.listen(connConfig)
-		if s.lifetime.Err() != nil {
-			return
-		}
-		s.log.Debug("event store: listening for other processes' appends failed; retrying", "error", err, "retry_in", delay)
-		select {
-		case <-s.lifetime.Done():
-			return
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 10*time.Second)
-	}
+	// 100 ms doubling up to 10 s, no jitter, until the store closes (listen
+	// returns nil only then).
+	_, _ = backoff.Retry(s.lifetime, func() (struct{}, error) {
+		return struct{}{}, s.listen(connConfig)
+	},
+		backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, Multiplier: 2, MaxInterval: 10 * time.Second}),
+		backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, delay time.Duration) {
+			s.log.Debug("event store: listening for other processes' appends failed; retrying", "error", err, "retry_in", delay)
+		}))
 }
 
 func (s *Store) listen(connConfig *pgx.ConnConfig) error {
