@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -213,16 +214,20 @@ func (cs *checkoutSide) goRun(m *Main, name string, run func() error, ctx contex
 	cs.wg.Add(1)
 	go func() {
 		defer cs.wg.Done()
-		for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
+		// 1 s doubling up to 30 s, no jitter, never reset.
+		pauses := &backoff.ExponentialBackOff{InitialInterval: time.Second, Multiplier: 2, MaxInterval: 30 * time.Second}
+		pauses.Reset()
+		for {
 			err := run()
 			if ctx.Err() != nil {
 				return
 			}
-			m.log.Error(name+" stopped; restarting", "error", err, "in", backoff.String())
+			pause := pauses.NextBackOff()
+			m.log.Error(name+" stopped; restarting", "error", err, "in", pause.String())
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(backoff):
+			case <-time.After(pause):
 			}
 		}
 	}()
