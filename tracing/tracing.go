@@ -3,15 +3,15 @@
 // the message bus, so that one checkout's spans (the webhook, the command,
 // the append, the relay's publish, each consumer) share one trace.
 //
-// With OTEL_EXPORTER_OTLP_ENDPOINT set, spans are exported over OTLP/HTTP
-// (the exporter reads the standard OTEL_* variables); without it the global
-// provider stays OpenTelemetry's no-op and tracing costs next to nothing.
+// With an endpoint in Config, spans are exported over OTLP/HTTP; without
+// one the global provider stays OpenTelemetry's no-op and tracing costs
+// next to nothing.
 package tracing
 
 import (
 	"context"
 	"fmt"
-	"os"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel"
@@ -21,34 +21,41 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
 // Name is the instrumentation scope of every span the engine starts.
 const Name = "github.com/commerce-engine/commerce"
 
-// EndpointEnv names the standard variable that switches export on.
-const EndpointEnv = "OTEL_EXPORTER_OTLP_ENDPOINT"
-
 // propagator is the W3C trace context, the format of the traceparent the
 // engine writes into event metadata.
 var propagator = propagation.TraceContext{}
 
-// Setup installs the W3C propagator and, when OTEL_EXPORTER_OTLP_ENDPOINT
-// is set, an OTLP/HTTP exporting provider named service; the returned
-// function flushes and stops it.
-func Setup(ctx context.Context, service, version string) (shutdown func(context.Context) error, err error) {
+// Config says what the engine's spans are named after and where they go.
+type Config struct {
+	// Service and Version name the engine in every exported span.
+	Service, Version string
+	// Endpoint is the base URL of an OTLP/HTTP collector, e.g.
+	// http://127.0.0.1:4318 (spans go to Endpoint + "/v1/traces", as with
+	// OpenTelemetry's OTEL_EXPORTER_OTLP_ENDPOINT); empty exports nothing.
+	Endpoint string
+}
+
+// Setup installs the W3C propagator and, when cfg.Endpoint is set, an
+// OTLP/HTTP exporting provider; the returned function flushes and stops it.
+// It fails when the exporter or the resource cannot be made.
+func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) error, err error) {
 	otel.SetTextMapPropagator(propagator)
-	if os.Getenv(EndpointEnv) == "" {
+	if cfg.Endpoint == "" {
 		return func(context.Context) error { return nil }, nil
 	}
-	exp, err := otlptracehttp.New(ctx)
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimSuffix(cfg.Endpoint, "/")+"/v1/traces"))
 	if err != nil {
 		return nil, fmt.Errorf("tracing: OTLP exporter: %w", err)
 	}
 	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
-		semconv.ServiceName(service), semconv.ServiceVersion(version)))
+		semconv.ServiceName(cfg.Service), semconv.ServiceVersion(cfg.Version)))
 	if err != nil {
 		return nil, fmt.Errorf("tracing: resource: %w", err)
 	}

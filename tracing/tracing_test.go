@@ -2,6 +2,8 @@ package tracing_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"go.opentelemetry.io/otel"
@@ -50,5 +52,48 @@ func TestTraceParentCarriesTheTrace(t *testing.T) {
 	}
 	if ctx := tracing.WithTraceParent(context.Background(), "garbage"); trace.SpanContextFromContext(ctx).IsValid() {
 		t.Fatal("a bad traceparent gave a span context")
+	}
+}
+
+// TestSetupExportsToTheEndpoint: with an endpoint, Setup exports spans
+// over OTLP/HTTP to its /v1/traces; without one it installs nothing.
+func TestSetupExportsToTheEndpoint(t *testing.T) {
+	prev := otel.GetTracerProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	paths := make(chan string, 10)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths <- r.Method + " " + r.URL.Path
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer collector.Close()
+
+	shutdown, err := tracing.Setup(t.Context(), tracing.Config{Service: "commerce", Version: "test", Endpoint: collector.URL + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tracing.Tracer().Start(t.Context(), "exported")
+	span.End()
+	if err := shutdown(t.Context()); err != nil {
+		t.Fatalf("shutdown (flush): %v", err)
+	}
+	select {
+	case got := <-paths:
+		if got != "POST /v1/traces" {
+			t.Fatalf("the collector got %s", got)
+		}
+	default:
+		t.Fatal("nothing was exported")
+	}
+
+	otel.SetTracerProvider(prev)
+	shutdown, err = tracing.Setup(t.Context(), tracing.Config{Service: "commerce"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if otel.GetTracerProvider() != prev {
+		t.Fatal("Setup without an endpoint installed a provider")
 	}
 }

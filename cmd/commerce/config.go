@@ -84,6 +84,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API
 	// (COMMERCE_CORS_ORIGINS); empty allows none.
 	CORSOrigins []string
+	// TracingEndpoint is the base URL of an OTLP/HTTP collector that spans
+	// are exported to (OTEL_EXPORTER_OTLP_ENDPOINT); empty exports none.
+	TracingEndpoint string
 	// DebugAddr serves Go's profiler (net/http/pprof) on a listener of its
 	// own (COMMERCE_DEBUG_ADDR), for profiling a running engine; empty (the
 	// default) serves none. Never on the public address.
@@ -214,6 +217,8 @@ const (
 	envCheckoutExpiry      = "COMMERCE_CHECKOUT_EXPIRY"
 	envCORSOrigins         = "COMMERCE_CORS_ORIGINS"
 	envDebugAddr           = "COMMERCE_DEBUG_ADDR"
+	// envTracingEndpoint keeps OpenTelemetry's standard name.
+	envTracingEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT"
 )
 
 // setting binds one Config field to its environment variable and flag. set
@@ -316,6 +321,8 @@ var settings = []setting{
 			}
 			return nil
 		}},
+	{envTracingEndpoint, "otlp-endpoint", "base `url` of an OTLP/HTTP collector to export traces to, e.g. http://127.0.0.1:4318 (empty: none)",
+		str(func(c *Config) *string { return &c.TracingEndpoint })},
 	{envDebugAddr, "debug-addr", "`address` of Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060 (default none); keep it off public interfaces",
 		str(func(c *Config) *string { return &c.DebugAddr })},
 }
@@ -470,6 +477,7 @@ func (c Config) Validate() error {
 	add(validateURL(envAMQPURL, c.AMQPURL, []string{"amqp", "amqps"}, true))
 	add(validateURL(envSMTPURL, c.SMTPURL, []string{"smtp", "smtps"}, true))
 	add(validateURL(envPublicURL, c.PublicURL, []string{"http", "https"}, true))
+	add(validateURL(envTracingEndpoint, c.TracingEndpoint, []string{"http", "https"}, true))
 	if a, err := mail.ParseAddress(c.MailFrom); c.MailFrom != "" && (err != nil || a.Address != c.MailFrom) {
 		add(configErr(envMailFrom, "%q is not a plain email address", c.MailFrom))
 	}
@@ -651,6 +659,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 		slog.String("checkout_expiry", c.CheckoutExpiry.String()),
+		slog.String("tracing_endpoint", redactURL(c.TracingEndpoint)),
 	)
 }
 

@@ -122,7 +122,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.log.Info("starting", "version", version, "commit", commit, "config", m.cfg)
 
-	shutdownTracing, err := tracing.Setup(ctx, "commerce", version)
+	shutdownTracing, err := tracing.Setup(ctx, tracing.Config{Service: "commerce", Version: version, Endpoint: m.cfg.TracingEndpoint})
 	if err != nil {
 		return err
 	}
