@@ -26,6 +26,10 @@ type Config struct {
 	// StreamRoutes are route templates that stream for as long as the
 	// client stays (server-sent events): Timeout does not bound them.
 	StreamRoutes []string
+	// Trace, when set, runs before every other middleware (it starts the
+	// request's span), so that the access log and every other line logged
+	// for the request carry the span; nil traces nothing.
+	Trace gin.HandlerFunc
 }
 
 func (c *Config) setDefaults() {
@@ -57,8 +61,8 @@ func (c Config) Validate() error {
 }
 
 // New returns the one gin engine of the API with the edge's middleware in
-// order (request ids, access log and metrics, recovery, CORS, body limit,
-// timeout) and problem+json answers for unknown paths (404) and methods
+// order (tracing, request ids, access log and metrics, recovery, CORS, body
+// limit, timeout) and problem+json answers for unknown paths (404) and methods
 // (405). Routes are added by the caller; Idempotency is mounted per route
 // group, after authentication, since its scope is the caller. It returns
 // cfg's Validate error, if any.
@@ -71,6 +75,9 @@ func New(cfg Config) (*gin.Engine, error) {
 	r.ContextWithFallback = true
 	r.HandleMethodNotAllowed = true
 	_ = r.SetTrustedProxies(nil) // only ever nil: cannot fail
+	if cfg.Trace != nil {
+		r.Use(cfg.Trace)
+	}
 	r.Use(
 		RequestIDs(),
 		AccessLog(cfg.Log, cfg.Metrics, cfg.QuietRoutes...),

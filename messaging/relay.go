@@ -208,20 +208,22 @@ func (r *Relay) publish(ctx context.Context, logger *slog.Logger, batch []events
 			s.End()
 		}
 	}()
+	system := messagingSystem(r.Publisher)
 	for _, e := range batch {
 		m, err := NewMessage(e)
 		if err != nil {
 			return err // an event without an id: the store is broken, do not skip it
 		}
+		t := Topic(e.StreamID)
 		// One publish span per event, in the trace of the command that
 		// wrote it; the message carries the span on to the consumers.
 		sctx, span := tracing.Start(ctx, m.Metadata.Get(MetaTraceParent), "publish "+e.Type, trace.SpanKindProducer,
-			attribute.String("commerce.event_id", e.ID.String()), attribute.Int64("commerce.position", int64(e.Position)))
+			append(tracing.Messaging(system, t, tracing.Send),
+				attribute.String("commerce.event_id", e.ID.String()), attribute.Int64("commerce.position", int64(e.Position)))...)
 		spans = append(spans, span)
 		if tp := tracing.TraceParent(sctx); tp != "" {
 			m.Metadata.Set(MetaTraceParent, tp)
 		}
-		t := Topic(e.StreamID)
 		if _, ok := groups[t]; !ok {
 			pending = append(pending, t)
 		}
@@ -275,6 +277,16 @@ func (r *Relay) save(ctx context.Context, logger *slog.Logger, p eventstore.Posi
 		logger.Warn("relay checkpoint save failed, retrying", "attempt", attempt, "position", int64(p), "error", err)
 	})...)
 	return err == nil
+}
+
+// messagingSystem is the messaging.system of spans on a bus with
+// publisher p: "rabbitmq", or "gochannel" for Watermill's in-process
+// channel (which OpenTelemetry names no value for).
+func messagingSystem(p message.Publisher) string {
+	if _, ok := p.(*amqpPublisher); ok {
+		return "rabbitmq"
+	}
+	return "gochannel"
 }
 
 // relayBackOff is the relay's retry policy: pauses from relayRetryMin

@@ -15,6 +15,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
 	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/commerce-engine/commerce/eventstore"
@@ -317,6 +318,7 @@ func (r *Router) handler(c Consumer) message.NoPublishHandlerFunc {
 	for _, t := range c.Types {
 		types[t] = true
 	}
+	system := messagingSystem(r.bus.Publisher())
 	return func(msg *message.Message) error {
 		if len(types) > 0 && !types[msg.Metadata.Get(MetaEventType)] {
 			return nil
@@ -328,7 +330,8 @@ func (r *Router) handler(c Consumer) message.NoPublishHandlerFunc {
 		// The consumer's span continues the trace the relay published
 		// under, and the handler's commands continue it in turn.
 		ctx, span := tracing.Start(msg.Context(), msg.Metadata.Get(MetaTraceParent), "consume "+c.Name+" "+e.Type, trace.SpanKindConsumer,
-			attribute.String("messaging.consumer", c.Name), attribute.String("commerce.event_id", e.ID.String()))
+			append(tracing.Messaging(system, message.SubscribeTopicFromCtx(msg.Context()), tracing.Process),
+				semconv.MessagingConsumerGroupName(c.Name), attribute.String("commerce.event_id", e.ID.String()))...)
 		err = c.Handle(ctx, e)
 		tracing.End(span, err)
 		if err != nil {

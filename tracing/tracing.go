@@ -5,7 +5,10 @@
 //
 // With an endpoint in Config, spans are exported over OTLP/HTTP; without
 // one the global provider stays OpenTelemetry's no-op and tracing costs
-// next to nothing.
+// next to nothing. HTTP spans come from otelgin (HTTP), PostgreSQL spans
+// from otelpgx (set where the pools are made), Redis spans from redisotel
+// (set where the clients are made), all with OpenTelemetry's semantic
+// attribute names, as the messaging spans (Messaging).
 package tracing
 
 import (
@@ -14,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -23,6 +27,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
 )
 
 // Name is the instrumentation scope of every span the engine starts.
@@ -85,27 +90,31 @@ func WithTraceParent(ctx context.Context, traceparent string) context.Context {
 	return propagator.Extract(ctx, propagation.MapCarrier{"traceparent": traceparent})
 }
 
-// HTTP starts a server span per request, named by its route and continuing
-// the caller's traceparent header when there is one, and leaves it in the
-// request context for the commands the handler runs.
+// HTTP starts a server span per request with otelgin, named by its method
+// and route and continuing the caller's traceparent header when there is
+// one, and leaves it in the request context for the commands the handler
+// runs. Mount it before any middleware that logs, so that their lines carry
+// the span too.
 func HTTP() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		ctx := propagator.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
-		ctx, span := Tracer().Start(ctx, c.Request.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", c.Request.Method), attribute.String("http.route", route)))
-		defer span.End()
-		c.Request = c.Request.WithContext(ctx)
-		c.Next()
-		span.SetAttributes(attribute.Int("http.response.status_code", c.Writer.Status()))
-		if c.Writer.Status() >= 500 {
-			span.SetStatus(codes.Error, "server error")
-		}
-	}
+	// No server name: server.address comes from the request's Host.
+	return otelgin.Middleware("", otelgin.WithPropagators(propagator))
 }
+
+// Messaging returns the semantic attributes of a message's span: the
+// messaging system ("rabbitmq", or "gochannel" for Watermill's in-process
+// channel), the topic and the operation ("send" for a publish, "process"
+// for a consumer's handling).
+func Messaging(system, topic string, operation attribute.KeyValue) []attribute.KeyValue {
+	return []attribute.KeyValue{semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic), operation}
+}
+
+// The messaging operations a span records.
+var (
+	// Send is a publish's operation.
+	Send = semconv.MessagingOperationTypeSend
+	// Process is a consumer's handling of a message.
+	Process = semconv.MessagingOperationTypeProcess
+)
 
 // Start begins a span under ctx's span, or under traceparent when ctx has
 // none (work resumed from an event or a message).
@@ -123,4 +132,32 @@ func End(span trace.Span, err error) {
 		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
+}
+
+// ChildSpans returns a tracer provider over the global one whose tracers
+// start a span only under a span, for instrumentation that would otherwise
+// make a trace of every call of background work (a projector's Redis
+// writes): a traced request's calls become its children, the rest records
+// nothing.
+func ChildSpans() trace.TracerProvider { return childProvider{} }
+
+// childProvider is the provider ChildSpans returns.
+type childProvider struct{ embedded.TracerProvider }
+
+func (childProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	return childTracer{name: name, opts: opts}
+}
+
+// childTracer starts spans from the global provider, under a span only.
+type childTracer struct {
+	embedded.Tracer
+	name string
+	opts []trace.TracerOption
+}
+
+func (t childTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx, trace.SpanFromContext(ctx) // a no-op span
+	}
+	return otel.GetTracerProvider().Tracer(t.name, t.opts...).Start(ctx, name, opts...)
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -195,6 +196,8 @@ func newReadModelPool(ctx context.Context, url string, params map[string]string)
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = 32
 	}
+	// A client span per query run under a span (nothing otherwise).
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
 	for k, v := range params {
 		if _, set := cfg.ConnConfig.RuntimeParams[k]; !set { // the URL's own setting wins
 			cfg.ConnConfig.RuntimeParams[k] = v

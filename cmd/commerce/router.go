@@ -44,11 +44,11 @@ func (m *Main) router(store pingStore, mounts ...func(gin.IRouter)) (*gin.Engine
 		QuietRoutes:  opsRoutes,
 		StreamRoutes: []string{liveRoute},
 		CORS:         httpedge.CORSConfig{AllowedOrigins: m.cfg.CORSOrigins},
+		Trace:        tracing.HTTP(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	r.Use(tracing.HTTP())
 
 	r.GET("/healthz", func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")

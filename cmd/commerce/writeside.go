@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/commerce-engine/commerce/auth"
@@ -19,6 +20,7 @@ import (
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/openapi"
+	"github.com/commerce-engine/commerce/tracing"
 )
 
 // jwtKeyFile keeps the embedded default's signing key across restarts.
@@ -151,5 +153,13 @@ func (m *Main) newRedisClient() (*redis.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", envRedisURL, err)
 	}
-	return redis.NewClient(opts), nil
+	client := redis.NewClient(opts)
+	// A client span per command run under a span (nothing otherwise).
+	if err := redisotel.InstrumentTracing(client, redisotel.WithTracerProvider(tracing.ChildSpans()),
+		// Commands carry keys and values (emails, carts): names only.
+		redisotel.WithDBStatement(false)); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("%s: tracing: %w", envRedisURL, err)
+	}
+	return client, nil
 }

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -145,6 +146,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	flushers = max(1, min(flushers, int(pc.MaxConns)-1))
 	pc.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	// A client span per query run under a span (nothing otherwise).
+	pc.ConnConfig.Tracer = otelpgx.NewTracer()
 	if cfg.TestCommitDelay > 0 {
 		pc.ConnConfig.RuntimeParams["commerce.test_commit_delay_ms"] = strconv.FormatFloat(float64(cfg.TestCommitDelay)/float64(time.Millisecond), 'f', 3, 64)
 	}
