@@ -201,12 +201,12 @@ func (n *Notifier) Handle(ctx context.Context, e eventstore.Event) error {
 	log := n.cfg.Logger.With("event_id", e.ID.String(), "event_type", e.Type)
 	payload, err := n.cfg.Codec.Decode(e)
 	if err != nil {
-		log.Error("notify: cannot decode event; skipped", "err", err)
+		log.ErrorContext(ctx, "notify: cannot decode event; skipped", "err", err)
 		return nil
 	}
 	p, ok, err := n.plan(payload)
 	if err != nil {
-		log.Error("notify: cannot prepare notification; skipped", "err", err)
+		log.ErrorContext(ctx, "notify: cannot prepare notification; skipped", "err", err)
 		return nil
 	}
 	if !ok {
@@ -223,13 +223,13 @@ func (n *Notifier) Handle(ctx context.Context, e eventstore.Event) error {
 		return fmt.Errorf("notify: get %s: %w", id, err)
 	}
 	if found && prev.Status == StatusSent {
-		log.Debug("notify: already sent")
+		log.DebugContext(ctx, "notify: already sent")
 		return nil
 	}
 
 	to, name, err := n.recipient(ctx, p)
 	if errors.Is(err, ErrUnknownRecipient) {
-		log.Warn("notify: unknown recipient; skipped", "err", err)
+		log.WarnContext(ctx, "notify: unknown recipient; skipped", "err", err)
 		return nil
 	}
 	if err != nil {
@@ -239,7 +239,7 @@ func (n *Notifier) Handle(ctx context.Context, e eventstore.Event) error {
 	p.data.Shop = n.cfg.ShopName
 	msg, err := n.tmpls.render(p.template, p.data)
 	if err != nil {
-		log.Error("notify: cannot render; skipped", "err", err)
+		log.ErrorContext(ctx, "notify: cannot render; skipped", "err", err)
 		return nil
 	}
 	msg.To = to
@@ -275,10 +275,10 @@ func (n *Notifier) Handle(ctx context.Context, e eventstore.Event) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("notify: send %s interrupted: %w", id, ctx.Err())
 		}
-		log.Error("notify: delivery failed", "attempts", rec.Attempts, "err", sendErr)
+		log.ErrorContext(ctx, "notify: delivery failed", "attempts", rec.Attempts, "err", sendErr)
 		return nil
 	}
-	log.Info("notify: sent", "template", p.template, "attempts", rec.Attempts)
+	log.InfoContext(ctx, "notify: sent", "template", p.template, "attempts", rec.Attempts)
 	return nil
 }
 

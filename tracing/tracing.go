@@ -8,7 +8,8 @@
 // next to nothing. HTTP spans come from otelgin (HTTP), PostgreSQL spans
 // from otelpgx (set where the pools are made), Redis spans from redisotel
 // (set where the clients are made), all with OpenTelemetry's semantic
-// attribute names, as the messaging spans (Messaging).
+// attribute names, as the messaging spans (Messaging); LogHandler puts
+// trace_id and span_id into every log line written under a span.
 package tracing
 
 import (

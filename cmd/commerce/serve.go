@@ -90,6 +90,8 @@ func NewMain(cfg Config, opts ...Option) *Main {
 	if m.log == nil {
 		m.log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
+	// Every line logged under a span names it (trace_id, span_id).
+	m.log = slog.New(tracing.LogHandler(m.log.Handler()))
 	return m
 }
 

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -121,6 +124,23 @@ func testOneTracePerCheckout(t *testing.T, srv *running, exp *tracetest.InMemory
 	}
 	t.Logf("%d spans in the webhook's trace", len(got))
 
+	// The notifier's line about the confirmation it sent names the trace.
+	var notified bool
+	sc := bufio.NewScanner(strings.NewReader(srv.logs.String()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg     string `json:"msg"`
+			TraceID string `json:"trace_id"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "notify: sent" && line.TraceID == trail[0].SpanContext.TraceID().String() {
+			notified = true
+		}
+	}
+	if !notified {
+		t.Error("no \"notify: sent\" log line carries the webhook's trace_id")
+	}
+
 	var sawPostgres bool
 	for _, s := range trail {
 		switch {
@@ -166,6 +186,52 @@ func testOneTracePerCheckout(t *testing.T, srv *running, exp *tracetest.InMemory
 		}
 		if !sawRedis {
 			t.Error("no Redis span under a request")
+		}
+	}
+}
+
+// TestTracedRequestLogsNameTheirSpan: every line logged for a traced
+// request, the access log's and a panic's alike, carries the trace_id and
+// span_id of the request's span.
+func TestTracedRequestLogsNameTheirSpan(t *testing.T) {
+	exp := recordSpans(t)
+	srv := MustRun(t, testConfig(t), WithRoutes(func(r gin.IRouter) {
+		r.GET("/test/panic", func(*gin.Context) { panic("boom") })
+	}))
+	if resp, body := get(t, srv.url+"/test/panic"); resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("GET /test/panic: %d %s", resp.StatusCode, body)
+	}
+	var span tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		if s.Name == "GET /test/panic" {
+			span = s
+		}
+	}
+	if !span.SpanContext.IsValid() {
+		t.Fatal("no span for GET /test/panic")
+	}
+	wantTrace, wantSpan := span.SpanContext.TraceID().String(), span.SpanContext.SpanID().String()
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(srv.logs.String()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg     string `json:"msg"`
+			Route   string `json:"route"`
+			TraceID string `json:"trace_id"`
+			SpanID  string `json:"span_id"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Route != "/test/panic" {
+			continue
+		}
+		seen[line.Msg] = true
+		if line.TraceID != wantTrace || line.SpanID != wantSpan {
+			t.Errorf("%q line has trace_id %q span_id %q, want %s %s", line.Msg, line.TraceID, line.SpanID, wantTrace, wantSpan)
+		}
+	}
+	for _, msg := range []string{"http request", "panic in HTTP handler"} {
+		if !seen[msg] {
+			t.Errorf("no %q line for GET /test/panic in the log:\n%s", msg, srv.logs.String())
 		}
 	}
 }

@@ -87,14 +87,14 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 	log, smtpSet := m.log, m.cfg.SMTPURL != ""
 	accounts := &commands.Accounts{
 		Runner: runner, Tokens: tokens, Limiter: limiter, Now: time.Now, Seal: sealer.Seal,
-		OnVerification: func(_ context.Context, customerID, _ string, token string) {
+		OnVerification: func(ctx context.Context, customerID, _ string, token string) {
 			// Without SMTP the notifier's email goes to the log too; this
 			// line names the customer for scripts that pick the link out.
 			// With SMTP configured no token is ever logged.
 			if smtpSet {
 				return
 			}
-			log.Info("email verification link (emails go to the log without COMMERCE_SMTP_URL)",
+			log.InfoContext(ctx, "email verification link (emails go to the log without COMMERCE_SMTP_URL)",
 				"customer_id", customerID, "link", "/verify-email?token="+token)
 		},
 	}
