@@ -18,9 +18,6 @@ import (
 // Customer is the customer aggregate as the runner drives it.
 var Customer = Aggregate[customer.State]{Evolve: customer.Evolve, Decide: customer.Decide}
 
-// CustomerStream names a customer's stream.
-func CustomerStream(id string) string { return "customer-" + id }
-
 // Account lookups are one-event streams appended with NoStream: the append
 // itself is what makes an email unique, or ties a refresh family or a
 // verification token to its account, under any race and on every store.
@@ -144,7 +141,7 @@ func (a *Accounts) Register(ctx context.Context, email, password, name string, r
 		// The email was reserved before. Only an account whose
 		// registration never completed (a crash between the two appends)
 		// may be completed now; anything else is taken.
-		existing, _, err := Load(ctx, a.Runner, Customer, CustomerStream(idx.CustomerID))
+		existing, _, err := Load(ctx, a.Runner, Customer, customer.StreamID(idx.CustomerID))
 		if err != nil {
 			return Session{}, err
 		}
@@ -156,7 +153,7 @@ func (a *Accounts) Register(ctx context.Context, email, password, name string, r
 	if role == "" {
 		role = customer.RoleShopper
 	}
-	res, err := Handle(ctx, a.Runner, Customer, CustomerStream(id), customer.Register{
+	res, err := Handle(ctx, a.Runner, Customer, customer.StreamID(id), customer.Register{
 		CustomerID: id, Email: email, Name: name, PasswordHash: hash, Role: role, At: now,
 	}, step(meta, "register"))
 	if errors.Is(err, customer.ErrAlreadyRegistered) {
@@ -191,7 +188,7 @@ func (a *Accounts) RequestVerification(ctx context.Context, customerID string, m
 	if _, err := a.index(ctx, verifyIndexPrefix+hash, AccountIndexed{CustomerID: customerID, At: now}, step(meta, "verify-index")); err != nil {
 		return 0, err
 	}
-	res, err := Handle(ctx, a.Runner, Customer, CustomerStream(customerID), customer.RequestEmailVerification{
+	res, err := Handle(ctx, a.Runner, Customer, customer.StreamID(customerID), customer.RequestEmailVerification{
 		CustomerID: customerID, TokenHash: hash, SealedToken: sealed, ExpiresAt: now.Add(a.verificationTTL()), At: now,
 	}, step(meta, "verify-request"))
 	if err != nil {
@@ -218,7 +215,7 @@ func (a *Accounts) VerifyEmail(ctx context.Context, token string, meta Metadata)
 	if !ok {
 		return "", 0, ErrInvalidVerificationToken
 	}
-	res, err := Handle(ctx, a.Runner, Customer, CustomerStream(idx.CustomerID), customer.VerifyEmail{
+	res, err := Handle(ctx, a.Runner, Customer, customer.StreamID(idx.CustomerID), customer.VerifyEmail{
 		CustomerID: idx.CustomerID, TokenHash: hash, At: a.Now(),
 	}, step(meta, "verify"))
 	switch {
@@ -259,7 +256,7 @@ func (a *Accounts) Login(ctx context.Context, email, password, clientAddr string
 	}
 	var state customer.State
 	if found {
-		if state, _, err = Load(ctx, a.Runner, Customer, CustomerStream(idx.CustomerID)); err != nil {
+		if state, _, err = Load(ctx, a.Runner, Customer, customer.StreamID(idx.CustomerID)); err != nil {
 			return Session{}, err
 		}
 	}
@@ -301,12 +298,12 @@ func (a *Accounts) Refresh(ctx context.Context, token string, meta Metadata) (Se
 	}
 	now := a.Now()
 	next, nextHash := auth.NewRefreshToken(family)
-	res, err := Handle(ctx, a.Runner, Customer, CustomerStream(idx.CustomerID), customer.RotateRefreshToken{
+	res, err := Handle(ctx, a.Runner, Customer, customer.StreamID(idx.CustomerID), customer.RotateRefreshToken{
 		CustomerID: idx.CustomerID, FamilyID: family, PresentedHash: hash, NewHash: nextHash,
 		ExpiresAt: now.Add(a.refreshTTL()), At: now,
 	}, step(meta, "refresh"))
 	if errors.Is(err, customer.ErrRefreshTokenReused) {
-		if _, rerr := Handle(ctx, a.Runner, Customer, CustomerStream(idx.CustomerID), customer.RevokeRefreshFamily{
+		if _, rerr := Handle(ctx, a.Runner, Customer, customer.StreamID(idx.CustomerID), customer.RevokeRefreshFamily{
 			CustomerID: idx.CustomerID, FamilyID: family, Reason: "refresh token reused", At: now,
 		}, step(meta, "revoke")); rerr != nil && !errors.Is(rerr, customer.ErrRefreshFamilyRevoked) {
 			return Session{}, rerr
@@ -344,7 +341,7 @@ func (a *Accounts) openSession(ctx context.Context, state customer.State, role a
 	if _, err := a.index(ctx, familyIndexPrefix+family, AccountIndexed{CustomerID: state.CustomerID, Role: string(role), At: now}, step(meta, "family-index")); err != nil {
 		return Session{}, err
 	}
-	res, err := Handle(ctx, a.Runner, Customer, CustomerStream(state.CustomerID), customer.IssueRefreshToken{
+	res, err := Handle(ctx, a.Runner, Customer, customer.StreamID(state.CustomerID), customer.IssueRefreshToken{
 		CustomerID: state.CustomerID, FamilyID: family, TokenHash: hash, ExpiresAt: now.Add(a.refreshTTL()), At: now,
 	}, step(meta, "session-"+family))
 	if err != nil {
@@ -424,7 +421,7 @@ func (a *Accounts) GrantRole(ctx context.Context, email string, role customer.Ro
 	if !ok {
 		return ErrBadCredentials
 	}
-	_, err = Handle(ctx, a.Runner, Customer, CustomerStream(idx.CustomerID), customer.GrantRole{
+	_, err = Handle(ctx, a.Runner, Customer, customer.StreamID(idx.CustomerID), customer.GrantRole{
 		CustomerID: idx.CustomerID, Role: role, At: a.Now(),
 	}, step(meta, "grant-"+string(role)))
 	return err

@@ -210,7 +210,7 @@ func TestVerificationTokenIsSealedIntoItsEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := a.Runner.Store.ReadStream(ctx, commands.CustomerStream(s.UserID), eventstore.ReadStreamOptions{})
+	evs, err := a.Runner.Store.ReadStream(ctx, customer.StreamID(s.UserID), eventstore.ReadStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

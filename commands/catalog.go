@@ -27,22 +27,6 @@ var Checkout = Aggregate[checkout.State]{Evolve: checkout.Evolve, Decide: checko
 // Payment runs payment commands (intents, webhooks, refunds).
 var Payment = Aggregate[payment.State]{Evolve: payment.Evolve, Decide: payment.Decide}
 
-// OrderStream names an order's stream.
-func OrderStream(orderID string) string { return "order-" + orderID }
-
-// CheckoutStream names a checkout's stream: the saga's state and decisions.
-func CheckoutStream(checkoutID string) string { return "checkout-" + checkoutID }
-
-// PaymentStream names a payment's stream.
-func PaymentStream(paymentID string) string { return "payment-" + paymentID }
-
-// ProductStream names a product's stream.
-func ProductStream(productID string) string { return "product-" + productID }
-
-// CartStream names a shopper's cart stream: one cart per customer, emptied
-// after each checkout.
-func CartStream(customerID string) string { return "cart-" + customerID }
-
 // AddToCart adds quantity units of a product to the customer's cart at the
 // product's current price (as this process last saw it: an admin's price
 // change reaches the cache with the admin's command or the next reload). It refuses (catalog.ErrProductNotFound,
@@ -50,7 +34,7 @@ func CartStream(customerID string) string { return "cart-" + customerID }
 // units available than the cart would then hold; the check is advisory,
 // stock is only held by the reservation at checkout.
 func AddToCart(ctx context.Context, r *Runner, cmd cart.AddItem, meta Metadata) (Result[cart.State], error) {
-	product, _, err := Peek(ctx, r, Product, ProductStream(cmd.ProductID))
+	product, _, err := Peek(ctx, r, Product, catalog.StreamID(cmd.ProductID))
 	if err != nil {
 		return Result[cart.State]{}, err
 	}
@@ -65,12 +49,12 @@ func AddToCart(ctx context.Context, r *Runner, cmd cart.AddItem, meta Metadata) 
 		}
 		return cart.Decide(s, c)
 	}
-	return Handle(ctx, r, agg, CartStream(cmd.CartID), cmd, meta)
+	return Handle(ctx, r, agg, cart.StreamID(cmd.CartID), cmd, meta)
 }
 
 // ChangeCartQuantity sets a line's quantity, refusing more than is available.
 func ChangeCartQuantity(ctx context.Context, r *Runner, cmd cart.ChangeItemQuantity, meta Metadata) (Result[cart.State], error) {
-	product, _, err := Peek(ctx, r, Product, ProductStream(cmd.ProductID))
+	product, _, err := Peek(ctx, r, Product, catalog.StreamID(cmd.ProductID))
 	if err != nil {
 		return Result[cart.State]{}, err
 	}
@@ -81,5 +65,5 @@ func ChangeCartQuantity(ctx context.Context, r *Runner, cmd cart.ChangeItemQuant
 		}
 		return cart.Decide(s, c)
 	}
-	return Handle(ctx, r, agg, CartStream(cmd.CartID), cmd, meta)
+	return Handle(ctx, r, agg, cart.StreamID(cmd.CartID), cmd, meta)
 }

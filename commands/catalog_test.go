@@ -19,11 +19,11 @@ func TestAddToCartChecksTheProduct(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	price := money.Money{Amount: 1999, Currency: "EUR"}
-	if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream("p1"),
+	if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID("p1"),
 		catalog.CreateProduct{ProductID: "p1", SKU: "SKU-1", Name: "Mug", Price: price, At: at}, meta("create")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream("p1"),
+	if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID("p1"),
 		catalog.AdjustStock{ProductID: "p1", Delta: 3, At: at}, meta("stock")); err != nil {
 		t.Fatal(err)
 	}

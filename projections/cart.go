@@ -13,7 +13,7 @@ import (
 )
 
 // CartFilter is the only stream prefix the cart projection reads.
-var CartFilter = eventstore.Filter{StreamPrefix: "cart-"}
+var CartFilter = eventstore.Filter{StreamPrefix: cart.StreamPrefix}
 
 // MemoryCarts is every shopper's cart held in memory (the embedded
 // default), folded with the cart aggregate's own Evolve: the shopper sees
@@ -87,7 +87,7 @@ func (m *MemoryCarts) Cart(_ context.Context, cartID string) (cart.State, error)
 }
 
 // CartID names the cart (its customer) a cart event is about.
-func CartID(e eventstore.Event) string { return strings.TrimPrefix(e.StreamID, "cart-") }
+func CartID(e eventstore.Event) string { return strings.TrimPrefix(e.StreamID, cart.StreamPrefix) }
 
 // CartLine and CartView are the cart resource of the API.
 type CartLine struct {

@@ -35,7 +35,7 @@ type Product struct {
 }
 
 // CatalogFilter is the only stream prefix the catalog projection reads.
-var CatalogFilter = eventstore.Filter{StreamPrefix: "product-"}
+var CatalogFilter = eventstore.Filter{StreamPrefix: catalog.StreamPrefix}
 
 // ErrUnknownProduct means a catalog event names a product the model never
 // saw created: the log and the model disagree, and the projection stops.
@@ -110,7 +110,9 @@ func (m *MemoryCatalog) Apply(_ context.Context, evs []eventstore.Event) error {
 }
 
 // ProductID names the product a catalog event is about.
-func ProductID(e eventstore.Event) string { return strings.TrimPrefix(e.StreamID, "product-") }
+func ProductID(e eventstore.Event) string {
+	return strings.TrimPrefix(e.StreamID, catalog.StreamPrefix)
+}
 
 // FoldProduct is the catalog projection's logic, written once for every
 // store (times are kept to the microsecond, PostgreSQL's precision): it returns the product e leaves behind, given the product as

@@ -23,7 +23,7 @@ func TestMemoryCatalog(t *testing.T) {
 	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	do := func(id string, cmd any) {
 		t.Helper()
-		if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(id), cmd, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
+		if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(id), cmd, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // OrderFilter is the only stream prefix the orders projection reads.
-var OrderFilter = eventstore.Filter{StreamPrefix: "order-"}
+var OrderFilter = eventstore.Filter{StreamPrefix: order.StreamPrefix}
 
 // Order is the order resource of the API: detail and history entries.
 type Order struct {
@@ -125,7 +125,7 @@ func (m *MemoryOrders) OrdersOf(_ context.Context, userID string) ([]Order, erro
 }
 
 // OrderID names the order an order event is about.
-func OrderID(e eventstore.Event) string { return strings.TrimPrefix(e.StreamID, "order-") }
+func OrderID(e eventstore.Event) string { return strings.TrimPrefix(e.StreamID, order.StreamPrefix) }
 
 // ErrUnknownOrder means an order event names an order the model never saw
 // placed: the log and the model disagree, and the projection stops.

@@ -79,14 +79,14 @@ func TestAnalyticsEndpoints(t *testing.T) {
 		return d
 	}
 	mug, capID := uuid.NewString(), uuid.NewString()
-	handle(commands.Product, commands.ProductStream(mug), catalog.CreateProduct{ProductID: mug, SKU: "MUG", Name: "Mug", Price: eur(1000), At: time.Now()})
-	handle(commands.Product, commands.ProductStream(capID), catalog.CreateProduct{ProductID: capID, SKU: "CAP", Name: "Cap", Price: eur(500), At: time.Now()})
+	handle(commands.Product, catalog.StreamID(mug), catalog.CreateProduct{ProductID: mug, SKU: "MUG", Name: "Mug", Price: eur(1000), At: time.Now()})
+	handle(commands.Product, catalog.StreamID(capID), catalog.CreateProduct{ProductID: capID, SKU: "CAP", Name: "Cap", Price: eur(500), At: time.Now()})
 	// A shopper's checkout today: a cart, a checkout, a payment.
 	alice, checkout, pay := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	now := time.Now()
-	handle(commands.Cart, commands.CartStream(alice), cart.AddItem{CartID: alice, CustomerID: alice, ProductID: mug, Quantity: 2, UnitPrice: eur(1000), At: now})
-	handle(commands.Cart, commands.CartStream(alice), cart.AddItem{CartID: alice, CustomerID: alice, ProductID: capID, Quantity: 1, UnitPrice: eur(500), At: now})
-	handle(commands.Cart, commands.CartStream(alice), cart.CheckOut{CartID: alice, CheckoutID: checkout, At: now})
+	handle(commands.Cart, cart.StreamID(alice), cart.AddItem{CartID: alice, CustomerID: alice, ProductID: mug, Quantity: 2, UnitPrice: eur(1000), At: now})
+	handle(commands.Cart, cart.StreamID(alice), cart.AddItem{CartID: alice, CustomerID: alice, ProductID: capID, Quantity: 1, UnitPrice: eur(500), At: now})
+	handle(commands.Cart, cart.StreamID(alice), cart.CheckOut{CartID: alice, CheckoutID: checkout, At: now})
 	handle(paymentAggregate, "payment-"+pay, payment.CreateIntent{PaymentID: pay, CheckoutID: checkout, CustomerID: alice, ProviderID: "pi_1", Amount: eur(2500), At: now})
 	handle(paymentAggregate, "payment-"+pay, payment.MarkSucceeded{PaymentID: pay, At: now})
 	// Orders on known days: March 2nd and 3rd 2026 (one ISO week), and
@@ -96,16 +96,16 @@ func TestAnalyticsEndpoints(t *testing.T) {
 		for _, l := range lines {
 			total.Amount += l.UnitPrice.Amount * l.Quantity
 		}
-		handle(commands.Order, commands.OrderStream(id), order.Place{OrderID: id, CustomerID: alice, CheckoutID: uuid.NewString(), PaymentID: "pi_" + id,
+		handle(commands.Order, order.StreamID(id), order.Place{OrderID: id, CustomerID: alice, CheckoutID: uuid.NewString(), PaymentID: "pi_" + id,
 			Lines: lines, Paid: total, At: day(at)})
 	}
 	o1, o2, o3 := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	place(o1, "2026-03-02T10:00:00Z", order.PlaceLine{ProductID: mug, Quantity: 2, UnitPrice: eur(1000)}, order.PlaceLine{ProductID: capID, Quantity: 1, UnitPrice: eur(500)})
 	place(o2, "2026-03-03T10:00:00Z", order.PlaceLine{ProductID: capID, Quantity: 3, UnitPrice: eur(500)})
 	place(o3, "2026-04-01T10:00:00Z", order.PlaceLine{ProductID: mug, Quantity: 1, UnitPrice: eur(1000)})
-	handle(commands.Order, commands.OrderStream(o1), order.Ship{OrderID: o1, Carrier: "DHL", TrackingNumber: "T1", At: day("2026-03-04T10:00:00Z")})
-	handle(commands.Order, commands.OrderStream(o3), order.Cancel{OrderID: o3, Reason: "changed my mind", At: day("2026-04-01T11:00:00Z")})
-	handle(commands.Order, commands.OrderStream(o3), order.MarkRefunded{OrderID: o3, At: day("2026-04-02T09:00:00Z")})
+	handle(commands.Order, order.StreamID(o1), order.Ship{OrderID: o1, Carrier: "DHL", TrackingNumber: "T1", At: day("2026-03-04T10:00:00Z")})
+	handle(commands.Order, order.StreamID(o3), order.Cancel{OrderID: o3, Reason: "changed my mind", At: day("2026-04-01T11:00:00Z")})
+	handle(commands.Order, order.StreamID(o3), order.MarkRefunded{OrderID: o3, At: day("2026-04-02T09:00:00Z")})
 
 	token := func(role auth.Role) string {
 		tok, _, err := tokens.Issue(uuid.NewString(), role)

@@ -92,7 +92,7 @@ func TestCatalogEndpoints(t *testing.T) {
 	}
 	create := func(name, category string, price int64) (string, int64) {
 		id := uuid.NewString()
-		res, err := commands.Handle(context.Background(), r, commands.Product, commands.ProductStream(id), catalog.CreateProduct{
+		res, err := commands.Handle(context.Background(), r, commands.Product, catalog.StreamID(id), catalog.CreateProduct{
 			ProductID: id, SKU: "SKU-" + name, Name: name, Category: category, Price: money.Money{Amount: price, Currency: "EUR"}, At: time.Now(),
 		}, commands.Metadata{CommandID: uuid.NewString()})
 		if err != nil {
@@ -174,7 +174,7 @@ func TestCartEndpointsServeOnlyTheCallersCart(t *testing.T) {
 		catalog.CreateProduct{ProductID: product, SKU: "MUG-1", Name: "Mug", Price: money.Money{Amount: 1299, Currency: "EUR"}, At: time.Now()},
 		catalog.AdjustStock{ProductID: product, Delta: 2, At: time.Now()},
 	} {
-		if _, err := commands.Handle(context.Background(), r, commands.Product, commands.ProductStream(product), cmd, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
+		if _, err := commands.Handle(context.Background(), r, commands.Product, catalog.StreamID(product), cmd, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -223,14 +223,14 @@ func TestStreamBrowserAndOrderStateAtAPosition(t *testing.T) {
 
 	id, customer := uuid.NewString(), uuid.NewString()
 	eur := func(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
-	placed, err := commands.Handle(context.Background(), r, commands.Order, commands.OrderStream(id), order.Place{
+	placed, err := commands.Handle(context.Background(), r, commands.Order, order.StreamID(id), order.Place{
 		OrderID: id, CustomerID: customer, CheckoutID: uuid.NewString(), PaymentID: "pi_1",
 		Lines: []order.PlaceLine{{ProductID: uuid.NewString(), Quantity: 1, UnitPrice: eur(700)}}, Paid: eur(700), At: time.Now(),
 	}, commands.Metadata{CommandID: uuid.NewString()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	shipped, err := commands.Handle(context.Background(), r, commands.Order, commands.OrderStream(id),
+	shipped, err := commands.Handle(context.Background(), r, commands.Order, order.StreamID(id),
 		order.Ship{OrderID: id, Carrier: "DHL", TrackingNumber: "T1", At: time.Now()}, commands.Metadata{CommandID: uuid.NewString()})
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +286,7 @@ func TestOrdersAreTheirOwnersOnly(t *testing.T) {
 	for i := range 2 {
 		id := uuid.NewString()
 		ids = append(ids, id)
-		res, err := commands.Handle(context.Background(), r, commands.Order, commands.OrderStream(id), order.Place{
+		res, err := commands.Handle(context.Background(), r, commands.Order, order.StreamID(id), order.Place{
 			OrderID: id, CustomerID: alice, CheckoutID: uuid.NewString(), PaymentID: fmt.Sprint("pi_", i),
 			Lines: []order.PlaceLine{{ProductID: uuid.NewString(), Quantity: 1, UnitPrice: eur(100)}}, Paid: eur(100), At: time.Now(),
 		}, commands.Metadata{CommandID: uuid.NewString()})
@@ -348,15 +348,15 @@ func TestOrderTimelineGathersTheCheckoutAcrossStreams(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(commands.Handle(bg, r, commands.Product, commands.ProductStream(product), catalog.CreateProduct{ProductID: product, SKU: "S", Name: "N", Price: eur(100), At: time.Now()}, meta("admin-req")))
-	must(commands.Handle(bg, r, commands.Product, commands.ProductStream(product), catalog.AdjustStock{ProductID: product, Delta: 5, At: time.Now()}, meta("admin-req-2")))
+	must(commands.Handle(bg, r, commands.Product, catalog.StreamID(product), catalog.CreateProduct{ProductID: product, SKU: "S", Name: "N", Price: eur(100), At: time.Now()}, meta("admin-req")))
+	must(commands.Handle(bg, r, commands.Product, catalog.StreamID(product), catalog.AdjustStock{ProductID: product, Delta: 5, At: time.Now()}, meta("admin-req-2")))
 	// The checkout: one correlation across product, cart and order streams.
-	must(commands.Handle(bg, r, commands.Product, commands.ProductStream(product), catalog.ReserveStock{ProductID: product, ReservationID: "r", CheckoutID: "co", Quantity: 1, ExpiresAt: time.Now().Add(time.Hour), At: time.Now()}, meta("checkout-1")))
-	must(commands.Handle(bg, r, commands.Order, commands.OrderStream(orderID), order.Place{OrderID: orderID, CustomerID: customer, CheckoutID: "co", PaymentID: "pi",
+	must(commands.Handle(bg, r, commands.Product, catalog.StreamID(product), catalog.ReserveStock{ProductID: product, ReservationID: "r", CheckoutID: "co", Quantity: 1, ExpiresAt: time.Now().Add(time.Hour), At: time.Now()}, meta("checkout-1")))
+	must(commands.Handle(bg, r, commands.Order, order.StreamID(orderID), order.Place{OrderID: orderID, CustomerID: customer, CheckoutID: "co", PaymentID: "pi",
 		Lines: []order.PlaceLine{{ProductID: product, Quantity: 1, UnitPrice: eur(100)}}, Paid: eur(100), At: time.Now()}, meta("checkout-1")))
-	must(commands.Handle(bg, r, commands.Product, commands.ProductStream(product), catalog.CommitReservation{ProductID: product, ReservationID: "r", At: time.Now()}, meta("checkout-1")))
+	must(commands.Handle(bg, r, commands.Product, catalog.StreamID(product), catalog.CommitReservation{ProductID: product, ReservationID: "r", At: time.Now()}, meta("checkout-1")))
 	// Later, an admin ships it in another request.
-	res, err := commands.Handle(bg, r, commands.Order, commands.OrderStream(orderID), order.Ship{OrderID: orderID, Carrier: "DHL", TrackingNumber: "T", At: time.Now()}, meta("admin-req-3"))
+	res, err := commands.Handle(bg, r, commands.Order, order.StreamID(orderID), order.Ship{OrderID: orderID, Carrier: "DHL", TrackingNumber: "T", At: time.Now()}, meta("admin-req-3"))
 	must(res, err)
 
 	req := httptest.NewRequest("GET", "/api/v1/admin/orders/"+orderID+"/timeline", nil)

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/commerce-engine/commerce/apperr"
-	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/projections"
@@ -89,7 +89,7 @@ func (a *API) orderState(c *gin.Context) {
 		httpedge.WriteError(c, apperr.Invalid("invalid state query", apperr.Field("at_position", "is required, a position >= 0")))
 		return
 	}
-	evs, err := a.Store.ReadStream(c.Request.Context(), commands.OrderStream(id.String()), eventstore.ReadStreamOptions{Limit: eventstore.MaxReadLimit})
+	evs, err := a.Store.ReadStream(c.Request.Context(), order.StreamID(id.String()), eventstore.ReadStreamOptions{Limit: eventstore.MaxReadLimit})
 	if err != nil {
 		httpedge.WriteError(c, err)
 		return
@@ -128,7 +128,7 @@ func (a *API) timeline(c *gin.Context) {
 	if a.Correlations != nil {
 		corr = a.Correlations
 	}
-	evs, err := projections.Timeline(c.Request.Context(), a.Store, corr, commands.OrderStream(id.String()))
+	evs, err := projections.Timeline(c.Request.Context(), a.Store, corr, order.StreamID(id.String()))
 	if errors.Is(err, projections.ErrNoSuchOrder) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return

@@ -48,7 +48,7 @@ type directory struct{ run *commands.Runner }
 // Customer returns a customer's email and name.
 func (d directory) Customer(ctx context.Context, customerID string) (string, string, error) {
 	// A customer's email and name never change once registered.
-	c, _, err := commands.LoadCached(ctx, d.run, commands.Customer, commands.CustomerStream(customerID),
+	c, _, err := commands.LoadCached(ctx, d.run, commands.Customer, customer.StreamID(customerID),
 		func(c customer.State) bool { return c.Email != "" })
 	if err != nil {
 		return "", "", fmt.Errorf("load customer %s: %w", customerID, err)
@@ -61,7 +61,7 @@ func (d directory) Customer(ctx context.Context, customerID string) (string, str
 
 // OrderCustomer returns the customer an order belongs to.
 func (d directory) OrderCustomer(ctx context.Context, orderID string) (string, error) {
-	o, _, err := commands.LoadCached(ctx, d.run, commands.Order, commands.OrderStream(orderID),
+	o, _, err := commands.LoadCached(ctx, d.run, commands.Order, order.StreamID(orderID),
 		func(o order.State) bool { return o.CustomerID != "" })
 	if err != nil {
 		return "", fmt.Errorf("load order %s: %w", orderID, err)
@@ -74,7 +74,7 @@ func (d directory) OrderCustomer(ctx context.Context, orderID string) (string, e
 
 // CheckoutCustomer returns the customer who started a checkout.
 func (d directory) CheckoutCustomer(ctx context.Context, checkoutID string) (string, error) {
-	c, _, err := commands.LoadCached(ctx, d.run, commands.Checkout, commands.CheckoutStream(checkoutID),
+	c, _, err := commands.LoadCached(ctx, d.run, commands.Checkout, checkout.StreamID(checkoutID),
 		func(c checkout.State) bool { return c.CustomerID != "" })
 	if err != nil {
 		return "", fmt.Errorf("load checkout %s: %w", checkoutID, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/projections"
 )
@@ -127,7 +128,7 @@ func timelineCommand(ctx context.Context, cfg Config, orderID string, asJSON boo
 		}
 		corr = projections.CorrelationSlot{Slot: slot}
 	}
-	evs, err := projections.Timeline(ctx, store, corr, commands.OrderStream(id.String()))
+	evs, err := projections.Timeline(ctx, store, corr, order.StreamID(id.String()))
 	if errors.Is(err, projections.ErrNoSuchOrder) {
 		return fmt.Errorf("order %s: %w", id, err)
 	}

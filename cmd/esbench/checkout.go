@@ -358,7 +358,7 @@ func fillCarts(ctx context.Context, runner *commands.Runner, n int) []coShopper 
 	products := make([]string, coProducts)
 	for i := range products {
 		products[i] = uuid.NewString()
-		stream := commands.ProductStream(products[i])
+		stream := catalog.StreamID(products[i])
 		for _, c := range []any{
 			catalog.CreateProduct{ProductID: products[i], SKU: fmt.Sprintf("CO-%03d", i), Name: fmt.Sprintf("Checkout product %d", i),
 				Category: "bench", Price: money.Money{Amount: int64(499 + 100*i), Currency: "EUR"}, At: at},

@@ -30,10 +30,10 @@ func benchCommands(ctx context.Context, name string, s eventstore.Store, dur tim
 			fatalf("%v", err)
 		}
 	}
-	must(commands.Handle(ctx, r, commands.Product, commands.ProductStream(product), catalog.CreateProduct{
+	must(commands.Handle(ctx, r, commands.Product, catalog.StreamID(product), catalog.CreateProduct{
 		ProductID: product, SKU: "BENCH-1", Name: "Bench", Price: money.Money{Amount: 100, Currency: "EUR"}, At: at,
 	}, commands.Metadata{CommandID: uuid.NewString()}))
-	must(commands.Handle(ctx, r, commands.Product, commands.ProductStream(product), catalog.AdjustStock{
+	must(commands.Handle(ctx, r, commands.Product, catalog.StreamID(product), catalog.AdjustStock{
 		ProductID: product, Delta: 1 << 40, At: at,
 	}, commands.Metadata{CommandID: uuid.NewString()}))
 
@@ -55,7 +55,7 @@ func benchCommands(ctx context.Context, name string, s eventstore.Store, dur tim
 	}
 	var exhausted atomic.Int64
 	rate := commandRate(ctx, 16, dur, func(ctx context.Context, _ string) error {
-		_, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(product), catalog.ReserveStock{
+		_, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(product), catalog.ReserveStock{
 			ProductID: product, ReservationID: uuid.NewString(), CheckoutID: uuid.NewString(), Quantity: 1,
 			ExpiresAt: time.Now().Add(time.Hour), At: time.Now(),
 		}, commands.Metadata{CommandID: uuid.NewString()})

@@ -36,12 +36,12 @@ func benchHTTP(ctx context.Context, name string, s eventstore.Store, dur time.Du
 	}
 	r := &commands.Runner{Store: s, Codec: commands.NewCodec(), Cache: commands.NewStateCache(10000)}
 	product := uuid.NewString()
-	if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(product), catalog.CreateProduct{
+	if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(product), catalog.CreateProduct{
 		ProductID: product, SKU: "HTTP-1", Name: "Bench", Price: money.Money{Amount: 100, Currency: "EUR"}, At: time.Now(),
 	}, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
 		fatalf("%v", err)
 	}
-	if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(product), catalog.AdjustStock{
+	if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(product), catalog.AdjustStock{
 		ProductID: product, Delta: 1 << 40, At: time.Now(),
 	}, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
 		fatalf("%v", err)

@@ -208,7 +208,7 @@ func writeLog(ctx context.Context, s eventstore.Store, n int) (int64, []eventsto
 			for i := g; i < nProducts; i += rsWriters {
 				p := products[i]
 				meta := correlation(uuid.NewString())
-				append1(commands.ProductStream(p.id), []eventstore.EventData{
+				append1(catalog.StreamID(p.id), []eventstore.EventData{
 					enc.event(catalog.ProductCreated{ProductID: p.id, SKU: fmt.Sprintf("SKU-%05d", i), Name: fmt.Sprintf("Product %d", i),
 						Description: "a product of the rebuild benchmark, described in a sentence or two like real ones are",
 						Category:    categories[i%len(categories)], Price: p.price, ImageURL: "https://cdn.example.com/p/" + p.id + ".jpg", At: start}, meta),
@@ -249,13 +249,13 @@ func writeLog(ctx context.Context, s eventstore.Store, n int) (int64, []eventsto
 			perCheckout := time.Duration(90*24*time.Hour) / time.Duration(max(1, share/14))
 			for k := 0; written < share && ctx.Err() == nil; k++ {
 				if k%100 == 0 {
-					flush(commands.CartStream(customer))
+					flush(cart.StreamID(customer))
 					customer = uuid.NewString()
 				}
 				at := start.Add(time.Hour + time.Duration(k)*perCheckout)
 				checkout := uuid.NewString()
 				meta := correlation(checkout)
-				cartStream := commands.CartStream(customer)
+				cartStream := cart.StreamID(customer)
 				idx := rng.Perm(len(mine))[:2+rng.IntN(2)]
 				sort.Slice(idx, func(a, b int) bool { return mine[idx[a]].id < mine[idx[b]].id })
 				var priced []cart.PricedLine
@@ -274,18 +274,18 @@ func writeLog(ctx context.Context, s eventstore.Store, n int) (int64, []eventsto
 				reservations := make([]string, len(lines))
 				for i, l := range lines {
 					reservations[i] = uuid.NewString()
-					push(commands.ProductStream(l.ProductID), enc.event(catalog.StockReserved{ProductID: l.ProductID, ReservationID: reservations[i], CheckoutID: checkout,
+					push(catalog.StreamID(l.ProductID), enc.event(catalog.StockReserved{ProductID: l.ProductID, ReservationID: reservations[i], CheckoutID: checkout,
 						Quantity: l.Quantity, ExpiresAt: at.Add(time.Hour), At: at.Add(time.Minute)}, meta))
 				}
 				paymentID := uuid.NewString()
-				payStream := "payment-" + paymentID
+				payStream := payment.StreamID(paymentID)
 				push(payStream, enc.event(payment.IntentCreated{PaymentID: paymentID, CheckoutID: checkout, CustomerID: customer, ProviderID: "pi_" + paymentID[:8], Amount: sum, At: at.Add(time.Minute)}, meta))
 				push(payStream, enc.event(payment.Succeeded{PaymentID: paymentID, CheckoutID: checkout, Amount: sum, At: at.Add(2 * time.Minute)}, meta))
 				for i, l := range lines {
-					push(commands.ProductStream(l.ProductID), enc.event(catalog.ReservationCommitted{ProductID: l.ProductID, ReservationID: reservations[i], Quantity: l.Quantity, At: at.Add(2 * time.Minute)}, meta))
+					push(catalog.StreamID(l.ProductID), enc.event(catalog.ReservationCommitted{ProductID: l.ProductID, ReservationID: reservations[i], Quantity: l.Quantity, At: at.Add(2 * time.Minute)}, meta))
 				}
 				orderID := uuid.NewString()
-				orderStream := commands.OrderStream(orderID)
+				orderStream := order.StreamID(orderID)
 				push(orderStream, enc.event(order.Placed{OrderID: orderID, CustomerID: customer, CheckoutID: checkout, PaymentID: paymentID, Lines: lines, Total: sum, At: at.Add(3 * time.Minute)}, meta))
 				push(cartStream, enc.event(cart.Cleared{CartID: customer, CheckoutID: checkout, At: at.Add(3 * time.Minute)}, meta))
 				later := at.Add(24 * time.Hour)
@@ -304,7 +304,7 @@ func writeLog(ctx context.Context, s eventstore.Store, n int) (int64, []eventsto
 				flush(payStream)
 				flush(orderStream)
 				for _, l := range lines {
-					if ps := commands.ProductStream(l.ProductID); len(buffers[ps]) >= rsBatch {
+					if ps := catalog.StreamID(l.ProductID); len(buffers[ps]) >= rsBatch {
 						flush(ps)
 					}
 				}
@@ -457,7 +457,7 @@ func benchLag(ctx context.Context, url string, rc *goredis.Client, dur time.Dura
 		catalog.CreateProduct{ProductID: product, SKU: "LAG-1", Name: "Lag", Price: money.Money{Amount: 100, Currency: "EUR"}, At: at},
 		catalog.AdjustStock{ProductID: product, Delta: 1 << 40, At: at},
 	} {
-		if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(product), c, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
+		if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(product), c, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
 			fatalf("%v", err)
 		}
 	}
@@ -578,7 +578,7 @@ func benchCatalogHTTP(ctx context.Context, dur time.Duration) {
 			catalog.StockAdjusted{ProductID: id, Delta: 100, OnHand: 100, Reason: "delivery", At: at},
 		} {
 			d := enc.event(p, nil)
-			evs = append(evs, eventstore.Event{ID: d.ID, StreamID: commands.ProductStream(id), Version: int64(v + 1), Position: eventstore.Position(len(evs) + 1),
+			evs = append(evs, eventstore.Event{ID: d.ID, StreamID: catalog.StreamID(id), Version: int64(v + 1), Position: eventstore.Position(len(evs) + 1),
 				Type: d.Type, SchemaVersion: d.SchemaVersion, Data: d.Data, Metadata: []byte("{}"), RecordedAt: at})
 		}
 	}

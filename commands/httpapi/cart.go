@@ -11,6 +11,7 @@ import (
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/domain/cart"
+	"github.com/commerce-engine/commerce/domain/catalog"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/projections"
 )
@@ -19,7 +20,7 @@ import (
 // process's cached product states (at most commands.PeekMaxAge old).
 func (a *API) viewCart(ctx context.Context, s cart.State) (projections.CartView, error) {
 	return projections.RenderCart(s, func(id string) (projections.Product, bool, error) {
-		p, _, err := commands.Peek(ctx, a.Runner, commands.Product, commands.ProductStream(id))
+		p, _, err := commands.Peek(ctx, a.Runner, commands.Product, catalog.StreamID(id))
 		if err != nil {
 			return projections.Product{}, false, err
 		}
@@ -76,7 +77,7 @@ func (a *API) changeCartItem(c *gin.Context) {
 	}
 	user := userID(c)
 	if *req.Quantity == 0 {
-		res, err := commands.Handle(c.Request.Context(), a.Runner, commands.Cart, commands.CartStream(user),
+		res, err := commands.Handle(c.Request.Context(), a.Runner, commands.Cart, cart.StreamID(user),
 			cart.RemoveItem{CartID: user, ProductID: id, At: a.Now()}, metadata(c, "remove"))
 		a.answerCart(c, res, err)
 		return
@@ -92,7 +93,7 @@ func (a *API) removeCartItem(c *gin.Context) {
 		return
 	}
 	user := userID(c)
-	res, err := commands.Handle(c.Request.Context(), a.Runner, commands.Cart, commands.CartStream(user),
+	res, err := commands.Handle(c.Request.Context(), a.Runner, commands.Cart, cart.StreamID(user),
 		cart.RemoveItem{CartID: user, ProductID: id, At: a.Now()}, metadata(c, "remove"))
 	a.answerCart(c, res, err)
 }

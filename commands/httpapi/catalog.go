@@ -87,7 +87,7 @@ func (a *API) createProduct(c *gin.Context) {
 	}
 	ctx, now := c.Request.Context(), a.Now()
 	id := uuid.NewString()
-	res, err := commands.Handle(ctx, a.Runner, commands.Product, commands.ProductStream(id), catalog.CreateProduct{
+	res, err := commands.Handle(ctx, a.Runner, commands.Product, catalog.StreamID(id), catalog.CreateProduct{
 		ProductID: id, SKU: req.SKU, Name: req.Name, Description: req.Description, Category: req.Category,
 		Price: *req.Price, ImageURL: req.ImageURL, At: now,
 	}, metadata(c, "create"))
@@ -96,7 +96,7 @@ func (a *API) createProduct(c *gin.Context) {
 		return
 	}
 	if req.Stock != nil && *req.Stock > 0 {
-		res, err = commands.Handle(ctx, a.Runner, commands.Product, commands.ProductStream(id),
+		res, err = commands.Handle(ctx, a.Runner, commands.Product, catalog.StreamID(id),
 			catalog.AdjustStock{ProductID: id, Delta: *req.Stock, Reason: "initial stock", At: now}, metadata(c, "stock"))
 		if err != nil {
 			fail(c, err)
@@ -129,7 +129,7 @@ func (a *API) updateProduct(c *gin.Context) {
 		}
 		return catalog.Decide(s, cmd)
 	}
-	res, err := commands.Handle(c.Request.Context(), a.Runner, agg, commands.ProductStream(id), catalog.UpdateProduct{
+	res, err := commands.Handle(c.Request.Context(), a.Runner, agg, catalog.StreamID(id), catalog.UpdateProduct{
 		ProductID: id, Name: req.Name, Description: req.Description, Category: req.Category,
 		Price: *req.Price, ImageURL: req.ImageURL, At: now,
 	}, metadata(c, "update"))
@@ -159,7 +159,7 @@ func (a *API) adjustStock(c *gin.Context) {
 		return
 	}
 	now := a.Now()
-	res, err := commands.Handle(c.Request.Context(), a.Runner, commands.Product, commands.ProductStream(id),
+	res, err := commands.Handle(c.Request.Context(), a.Runner, commands.Product, catalog.StreamID(id),
 		catalog.AdjustStock{ProductID: id, Delta: *req.Delta, Reason: "admin adjustment", At: now}, metadata(c, "stock"))
 	if err != nil {
 		fail(c, err)

@@ -225,7 +225,7 @@ func TestAdminOrderStatus(t *testing.T) {
 	id, customer := uuid.NewString(), uuid.NewString()
 	eur := func(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
 	// The checkout saga places orders; here the test does.
-	if _, err := commands.Handle(t.Context(), r, commands.Order, commands.OrderStream(id), order.Place{
+	if _, err := commands.Handle(t.Context(), r, commands.Order, order.StreamID(id), order.Place{
 		OrderID: id, CustomerID: customer, CheckoutID: uuid.NewString(), PaymentID: "pi_1",
 		Lines: []order.PlaceLine{{ProductID: uuid.NewString(), Quantity: 2, UnitPrice: eur(500)}},
 		Paid:  eur(1000), At: time.Now(),

@@ -77,7 +77,7 @@ func (a *API) setOrderStatus(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	res, err := commands.Handle(ctx, a.Runner, commands.Order, commands.OrderStream(id), cmd, metadata(c, "status"))
+	res, err := commands.Handle(ctx, a.Runner, commands.Order, order.StreamID(id), cmd, metadata(c, "status"))
 	if err != nil {
 		fail(c, err)
 		return
@@ -93,7 +93,7 @@ func (a *API) writeOrder(c *gin.Context, id string, res commands.Result[order.St
 	if res.State.Carrier != "" {
 		v.Carrier, v.TrackingNumber = &res.State.Carrier, &res.State.TrackingNumber
 	}
-	first, err := a.Runner.Store.ReadStream(ctx, commands.OrderStream(id), eventstore.ReadStreamOptions{Limit: 1})
+	first, err := a.Runner.Store.ReadStream(ctx, order.StreamID(id), eventstore.ReadStreamOptions{Limit: 1})
 	if err == nil && len(first) == 1 {
 		if p, derr := a.Runner.Codec.Decode(first[0]); derr == nil {
 			if placed, ok := p.(order.Placed); ok {

@@ -70,7 +70,7 @@ func (p *Payments) createIntent(c *gin.Context) {
 	claims, _ := auth.ClaimsFrom(c)
 	ctx := c.Request.Context()
 	// Verification is never undone: a cached verified state need not be read again.
-	cust, _, err := commands.LoadCached(ctx, p.API.Runner, commands.Customer, commands.CustomerStream(claims.UserID),
+	cust, _, err := commands.LoadCached(ctx, p.API.Runner, commands.Customer, customer.StreamID(claims.UserID),
 		func(c customer.State) bool { return c.EmailVerified })
 	if err != nil {
 		fail(c, err)
@@ -196,7 +196,7 @@ func (p *Payments) Record(ctx context.Context, body []byte, signature, trace str
 	default:
 		return 0, nil
 	}
-	stream := commands.PaymentStream(ev.PaymentID)
+	stream := payment.StreamID(ev.PaymentID)
 	// What is checked here (recorded, its provider intent and checkout) never
 	// changes once recorded; the command below decides on the current state.
 	current, _, err := commands.LoadCached(ctx, p.API.Runner, commands.Payment, stream, paymentRecorded)
@@ -255,7 +255,7 @@ func (p *Payments) simulate(c *gin.Context) {
 	}
 	claims, _ := auth.ClaimsFrom(c)
 	ctx := c.Request.Context()
-	pay, _, err := commands.LoadCached(ctx, p.API.Runner, commands.Payment, commands.PaymentStream(id), paymentRecorded)
+	pay, _, err := commands.LoadCached(ctx, p.API.Runner, commands.Payment, payment.StreamID(id), paymentRecorded)
 	if err != nil {
 		fail(c, err)
 		return
@@ -304,7 +304,7 @@ func (p *Payments) cancelOrder(c *gin.Context) {
 	}
 	claims, _ := auth.ClaimsFrom(c)
 	ctx := c.Request.Context()
-	stream := commands.OrderStream(id)
+	stream := order.StreamID(id)
 	o, _, err := commands.Load(ctx, p.API.Runner, commands.Order, stream)
 	if err != nil {
 		fail(c, err)

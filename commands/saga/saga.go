@@ -138,7 +138,7 @@ var checkoutNamespace = uuid.MustParse("0f9f3f0e-7c55-4a3c-8f0c-6c7e2a9d41b5")
 func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metadata) (Intent, error) {
 	checkoutID := uuid.NewSHA1(checkoutNamespace, []byte(customerID+"\x00"+meta.CommandID)).String()
 	paymentID := uuid.NewSHA1(checkoutNamespace, []byte("payment\x00"+checkoutID)).String()
-	cartStream := commands.CartStream(customerID)
+	cartStream := cart.StreamID(customerID)
 	c, _, err := commands.Load(ctx, s.run, commands.Cart, cartStream)
 	if err != nil {
 		return Intent{}, fmt.Errorf("load cart: %w", err)
@@ -168,7 +168,7 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 	}
 	if errors.Is(err, checkout.ErrCheckoutExists) {
 		// A retried request: go on with the checkout as it was recorded.
-		if st, _, err = commands.Load(ctx, s.run, commands.Checkout, commands.CheckoutStream(checkoutID)); err != nil {
+		if st, _, err = commands.Load(ctx, s.run, commands.Checkout, checkout.StreamID(checkoutID)); err != nil {
 			return Intent{}, fmt.Errorf("load checkout: %w", err)
 		}
 		lines, total = st.Lines, st.Total
@@ -196,7 +196,7 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 	var short []checkout.ShortLine
 	var mu sync.Mutex
 	err = eachLine(lines, func(l checkout.Line) error {
-		_, err := commands.Handle(ctx, s.run, commands.Product, commands.ProductStream(l.ProductID), catalog.ReserveStock{
+		_, err := commands.Handle(ctx, s.run, commands.Product, catalog.StreamID(l.ProductID), catalog.ReserveStock{
 			ProductID: l.ProductID, ReservationID: checkoutID, CheckoutID: checkoutID, Quantity: l.Quantity,
 			ExpiresAt: st.ExpiresAt, At: now,
 		}, m.step("reserve/"+l.ProductID))
@@ -204,7 +204,7 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 		case err == nil, errors.Is(err, catalog.ErrDuplicateReservation):
 			return nil
 		case errors.Is(err, catalog.ErrInsufficientStock), errors.Is(err, catalog.ErrProductNotFound):
-			p, _, perr := commands.Load(ctx, s.run, commands.Product, commands.ProductStream(l.ProductID))
+			p, _, perr := commands.Load(ctx, s.run, commands.Product, catalog.StreamID(l.ProductID))
 			if perr != nil {
 				return perr
 			}
@@ -233,12 +233,12 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 	if err != nil {
 		return Intent{}, s.failStart(ctx, checkoutID, m, "provider: "+err.Error(), err)
 	}
-	if _, err := commands.Handle(ctx, s.run, commands.Payment, commands.PaymentStream(paymentID), payment.CreateIntent{
+	if _, err := commands.Handle(ctx, s.run, commands.Payment, payment.StreamID(paymentID), payment.CreateIntent{
 		PaymentID: paymentID, CheckoutID: checkoutID, CustomerID: customerID, ProviderID: intent.ProviderID, Amount: total, At: now,
 	}, m.step("intent")); err != nil && !errors.Is(err, payment.ErrIntentExists) {
 		return Intent{}, err
 	}
-	cres, err := commands.Handle(ctx, s.run, commands.Checkout, commands.CheckoutStream(checkoutID), checkout.RequestPayment{
+	cres, err := commands.Handle(ctx, s.run, commands.Checkout, checkout.StreamID(checkoutID), checkout.RequestPayment{
 		PaymentID: paymentID, Provider: s.provider.Name(), ProviderID: intent.ProviderID, Amount: total, At: now,
 	}, m.step("request-payment"))
 	if err != nil {
@@ -365,7 +365,7 @@ func (s *Saga) Handle(ctx context.Context, e eventstore.Event) error {
 // includes it is as good as a read (what follows a payment is decided by
 // the commands below, on the current state).
 func (s *Saga) complete(ctx context.Context, checkoutID string, paidAt int64, m meta) error {
-	st, _, err := commands.LoadAtLeast(ctx, s.run, commands.Checkout, commands.CheckoutStream(checkoutID), paidAt)
+	st, _, err := commands.LoadAtLeast(ctx, s.run, commands.Checkout, checkout.StreamID(checkoutID), paidAt)
 	if err != nil {
 		return fmt.Errorf("load checkout %s: %w", checkoutID, err)
 	}
@@ -374,7 +374,7 @@ func (s *Saga) complete(ctx context.Context, checkoutID string, paidAt int64, m 
 	}
 	now := s.now().UTC()
 	err = eachLine(st.Lines, func(l checkout.Line) error {
-		_, err := commands.Handle(ctx, s.run, commands.Product, commands.ProductStream(l.ProductID),
+		_, err := commands.Handle(ctx, s.run, commands.Product, catalog.StreamID(l.ProductID),
 			catalog.CommitReservation{ProductID: l.ProductID, ReservationID: checkoutID, At: now}, m.step("commit/"+l.ProductID))
 		if err != nil && !errors.Is(err, catalog.ErrReservationAlreadyCommitted) {
 			return fmt.Errorf("commit %s of checkout %s: %w", l.ProductID, checkoutID, err)
@@ -388,14 +388,14 @@ func (s *Saga) complete(ctx context.Context, checkoutID string, paidAt int64, m 
 	for i, l := range st.Lines {
 		lines[i] = order.PlaceLine{ProductID: l.ProductID, Quantity: l.Quantity, UnitPrice: l.UnitPrice}
 	}
-	_, err = commands.Handle(ctx, s.run, commands.Order, commands.OrderStream(checkoutID), order.Place{
+	_, err = commands.Handle(ctx, s.run, commands.Order, order.StreamID(checkoutID), order.Place{
 		OrderID: checkoutID, CustomerID: st.CustomerID, CheckoutID: checkoutID, PaymentID: st.PaymentID,
 		Lines: lines, Paid: st.Total, At: now,
 	}, m.step("place"))
 	if err != nil && !errors.Is(err, order.ErrOrderExists) {
 		return fmt.Errorf("place order %s: %w", checkoutID, err)
 	}
-	_, err = commands.Handle(ctx, s.run, commands.Cart, commands.CartStream(st.CartID),
+	_, err = commands.Handle(ctx, s.run, commands.Cart, cart.StreamID(st.CartID),
 		cart.Clear{CartID: st.CartID, CheckoutID: checkoutID, At: now}, m.step("clear-cart"))
 	if err != nil && !errors.Is(err, cart.ErrNotCheckedOut) {
 		return fmt.Errorf("clear cart of checkout %s: %w", checkoutID, err)
@@ -408,7 +408,7 @@ func (s *Saga) complete(ctx context.Context, checkoutID string, paidAt int64, m 
 // its cart, cancels its payment intent at the provider (a payment arriving
 // anyway is refunded), and records the release.
 func (s *Saga) release(ctx context.Context, checkoutID string, m meta) error {
-	st, _, err := commands.Load(ctx, s.run, commands.Checkout, commands.CheckoutStream(checkoutID))
+	st, _, err := commands.Load(ctx, s.run, commands.Checkout, checkout.StreamID(checkoutID))
 	if err != nil {
 		return fmt.Errorf("load checkout %s: %w", checkoutID, err)
 	}
@@ -417,7 +417,7 @@ func (s *Saga) release(ctx context.Context, checkoutID string, m meta) error {
 	}
 	now := s.now().UTC()
 	for _, l := range st.Lines {
-		_, err := commands.Handle(ctx, s.run, commands.Product, commands.ProductStream(l.ProductID),
+		_, err := commands.Handle(ctx, s.run, commands.Product, catalog.StreamID(l.ProductID),
 			catalog.ReleaseReservation{ProductID: l.ProductID, ReservationID: checkoutID, Reason: st.Reason, At: now}, m.step("release/"+l.ProductID))
 		switch {
 		case err == nil, errors.Is(err, catalog.ErrReservationUnknown), errors.Is(err, catalog.ErrReservationReleased),
@@ -430,7 +430,7 @@ func (s *Saga) release(ctx context.Context, checkoutID string, m meta) error {
 			return fmt.Errorf("release %s of checkout %s: %w", l.ProductID, checkoutID, err)
 		}
 	}
-	_, err = commands.Handle(ctx, s.run, commands.Cart, commands.CartStream(st.CartID),
+	_, err = commands.Handle(ctx, s.run, commands.Cart, cart.StreamID(st.CartID),
 		cart.CancelCheckout{CartID: st.CartID, CheckoutID: checkoutID, Reason: st.Reason, At: now}, m.step("cart-cancel"))
 	if err != nil && !errors.Is(err, cart.ErrNotCheckedOut) {
 		return fmt.Errorf("unfreeze cart of checkout %s: %w", checkoutID, err)
@@ -448,7 +448,7 @@ func (s *Saga) release(ctx context.Context, checkoutID string, m meta) error {
 // refundLatePayment gives back a payment that succeeded after its checkout
 // had been abandoned.
 func (s *Saga) refundLatePayment(ctx context.Context, checkoutID string, m meta) error {
-	st, _, err := commands.Load(ctx, s.run, commands.Checkout, commands.CheckoutStream(checkoutID))
+	st, _, err := commands.Load(ctx, s.run, commands.Checkout, checkout.StreamID(checkoutID))
 	if err != nil {
 		return fmt.Errorf("load checkout %s: %w", checkoutID, err)
 	}
@@ -466,7 +466,7 @@ func (s *Saga) refundLatePayment(ctx context.Context, checkoutID string, m meta)
 // then records it; the idempotency key and the command id make a repeat a
 // no-op at both ends.
 func (s *Saga) refundPayment(ctx context.Context, paymentID, reason string, m meta) error {
-	p, _, err := commands.Load(ctx, s.run, commands.Payment, commands.PaymentStream(paymentID))
+	p, _, err := commands.Load(ctx, s.run, commands.Payment, payment.StreamID(paymentID))
 	if err != nil {
 		return fmt.Errorf("load payment %s: %w", paymentID, err)
 	}
@@ -485,7 +485,7 @@ func (s *Saga) refundPayment(ctx context.Context, paymentID, reason string, m me
 	}); err != nil {
 		return fmt.Errorf("refund payment %s at the provider: %w", paymentID, err)
 	}
-	_, err = commands.Handle(ctx, s.run, commands.Payment, commands.PaymentStream(paymentID), payment.RecordRefund{
+	_, err = commands.Handle(ctx, s.run, commands.Payment, payment.StreamID(paymentID), payment.RecordRefund{
 		PaymentID: paymentID, TotalRefunded: p.Amount, Reason: reason, At: s.now().UTC(),
 	}, m.step("refund/"+paymentID))
 	if err != nil {
@@ -497,19 +497,19 @@ func (s *Saga) refundPayment(ctx context.Context, paymentID, reason string, m me
 // refunded follows a recorded refund: a cancelled order becomes refunded,
 // a late payment's checkout records its refund.
 func (s *Saga) refunded(ctx context.Context, ev payment.Refunded, m meta) error {
-	p, _, err := commands.Load(ctx, s.run, commands.Payment, commands.PaymentStream(ev.PaymentID))
+	p, _, err := commands.Load(ctx, s.run, commands.Payment, payment.StreamID(ev.PaymentID))
 	if err != nil {
 		return fmt.Errorf("load payment %s: %w", ev.PaymentID, err)
 	}
 	if p.Status != payment.StatusRefunded {
 		return nil
 	}
-	o, _, err := commands.Load(ctx, s.run, commands.Order, commands.OrderStream(ev.CheckoutID))
+	o, _, err := commands.Load(ctx, s.run, commands.Order, order.StreamID(ev.CheckoutID))
 	if err != nil {
 		return fmt.Errorf("load order %s: %w", ev.CheckoutID, err)
 	}
 	if o.Status == order.StatusCancelled {
-		_, err := commands.Handle(ctx, s.run, commands.Order, commands.OrderStream(ev.CheckoutID), order.MarkRefunded{OrderID: ev.CheckoutID, At: s.now().UTC()}, m.step("order-refunded"))
+		_, err := commands.Handle(ctx, s.run, commands.Order, order.StreamID(ev.CheckoutID), order.MarkRefunded{OrderID: ev.CheckoutID, At: s.now().UTC()}, m.step("order-refunded"))
 		if err != nil && !errors.Is(err, order.ErrAlreadyRefunded) {
 			return fmt.Errorf("mark order %s refunded: %w", ev.CheckoutID, err)
 		}
@@ -521,7 +521,7 @@ func (s *Saga) refunded(ctx context.Context, ev payment.Refunded, m meta) error 
 // refunds its payment; the payment's refunded event then marks the order
 // refunded.
 func (s *Saga) compensateCancellation(ctx context.Context, orderID, cause, trace string) error {
-	o, _, err := commands.Load(ctx, s.run, commands.Order, commands.OrderStream(orderID))
+	o, _, err := commands.Load(ctx, s.run, commands.Order, order.StreamID(orderID))
 	if err != nil {
 		return fmt.Errorf("load order %s: %w", orderID, err)
 	}
@@ -529,12 +529,12 @@ func (s *Saga) compensateCancellation(ctx context.Context, orderID, cause, trace
 		return nil
 	}
 	m := s.meta(o.CheckoutID, cause, trace, Actor)
-	st, _, err := commands.Load(ctx, s.run, commands.Checkout, commands.CheckoutStream(o.CheckoutID))
+	st, _, err := commands.Load(ctx, s.run, commands.Checkout, checkout.StreamID(o.CheckoutID))
 	if err != nil {
 		return fmt.Errorf("load checkout %s: %w", o.CheckoutID, err)
 	}
 	for _, l := range st.Lines {
-		_, err := commands.Handle(ctx, s.run, commands.Product, commands.ProductStream(l.ProductID), catalog.AdjustStock{
+		_, err := commands.Handle(ctx, s.run, commands.Product, catalog.StreamID(l.ProductID), catalog.AdjustStock{
 			ProductID: l.ProductID, Delta: l.Quantity, Reason: "order " + orderID + " cancelled", At: s.now().UTC(),
 		}, m.step("restock/"+l.ProductID))
 		if err != nil && !errors.Is(err, catalog.ErrProductNotFound) {
@@ -547,7 +547,7 @@ func (s *Saga) compensateCancellation(ctx context.Context, orderID, cause, trace
 	if err := s.refundPayment(ctx, o.PaymentID, "order cancelled", m); err != nil {
 		return err
 	}
-	_, err = commands.Handle(ctx, s.run, commands.Order, commands.OrderStream(orderID), order.MarkRefunded{OrderID: orderID, At: s.now().UTC()}, m.step("order-refunded"))
+	_, err = commands.Handle(ctx, s.run, commands.Order, order.StreamID(orderID), order.MarkRefunded{OrderID: orderID, At: s.now().UTC()}, m.step("order-refunded"))
 	if err != nil && !errors.Is(err, order.ErrAlreadyRefunded) {
 		return fmt.Errorf("mark order %s refunded: %w", orderID, err)
 	}
@@ -556,7 +556,7 @@ func (s *Saga) compensateCancellation(ctx context.Context, orderID, cause, trace
 
 // checkout runs one decision on the checkout's stream.
 func (s *Saga) checkout(ctx context.Context, checkoutID string, m meta, step string, cmd any) (checkout.State, error) {
-	res, err := commands.Handle(ctx, s.run, commands.Checkout, commands.CheckoutStream(checkoutID), cmd, m.step(step))
+	res, err := commands.Handle(ctx, s.run, commands.Checkout, checkout.StreamID(checkoutID), cmd, m.step(step))
 	if err != nil {
 		return res.State, fmt.Errorf("checkout %s %s: %w", checkoutID, step, err)
 	}

@@ -125,12 +125,12 @@ func (r *rig) product(stock int64, price int64) string {
 	r.t.Helper()
 	id := uuid.NewString()
 	ctx := context.Background()
-	if _, err := commands.Handle(ctx, r.run, commands.Product, commands.ProductStream(id), catalog.CreateProduct{
+	if _, err := commands.Handle(ctx, r.run, commands.Product, catalog.StreamID(id), catalog.CreateProduct{
 		ProductID: id, SKU: "SKU-" + id[:8], Name: "Thing", Category: "things", Price: eur(price), At: r.clock.Now(),
 	}, r.meta("create")); err != nil {
 		r.t.Fatal(err)
 	}
-	if _, err := commands.Handle(ctx, r.run, commands.Product, commands.ProductStream(id), catalog.AdjustStock{
+	if _, err := commands.Handle(ctx, r.run, commands.Product, catalog.StreamID(id), catalog.AdjustStock{
 		ProductID: id, Delta: stock, Reason: "delivery", At: r.clock.Now(),
 	}, r.meta("stock")); err != nil {
 		r.t.Fatal(err)
@@ -160,7 +160,7 @@ func (r *rig) shopper(items map[string]int64) string {
 // webhook records a provider outcome the way the webhook endpoint does.
 func (r *rig) webhook(eventID string, cmd any, paymentID string) {
 	r.t.Helper()
-	if _, err := commands.Handle(context.Background(), r.run, commands.Payment, commands.PaymentStream(paymentID), cmd,
+	if _, err := commands.Handle(context.Background(), r.run, commands.Payment, payment.StreamID(paymentID), cmd,
 		commands.Metadata{CommandID: "webhook/" + eventID, Actor: "provider:offline"}); err != nil {
 		r.t.Fatalf("webhook %s: %v", eventID, err)
 	}
@@ -168,7 +168,7 @@ func (r *rig) webhook(eventID string, cmd any, paymentID string) {
 
 func (r *rig) checkout(id string) checkout.State {
 	r.t.Helper()
-	s, _, err := commands.Load(context.Background(), r.run, commands.Checkout, commands.CheckoutStream(id))
+	s, _, err := commands.Load(context.Background(), r.run, commands.Checkout, checkout.StreamID(id))
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func (r *rig) checkout(id string) checkout.State {
 
 func (r *rig) stock(id string) catalog.State {
 	r.t.Helper()
-	s, _, err := commands.Load(context.Background(), r.run, commands.Product, commands.ProductStream(id))
+	s, _, err := commands.Load(context.Background(), r.run, commands.Product, catalog.StreamID(id))
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func (r *rig) stock(id string) catalog.State {
 
 func (r *rig) cart(id string) cart.State {
 	r.t.Helper()
-	s, _, err := commands.Load(context.Background(), r.run, commands.Cart, commands.CartStream(id))
+	s, _, err := commands.Load(context.Background(), r.run, commands.Cart, cart.StreamID(id))
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func (r *rig) cart(id string) cart.State {
 
 func (r *rig) order(id string) order.State {
 	r.t.Helper()
-	s, _, err := commands.Load(context.Background(), r.run, commands.Order, commands.OrderStream(id))
+	s, _, err := commands.Load(context.Background(), r.run, commands.Order, order.StreamID(id))
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func (r *rig) order(id string) order.State {
 
 func (r *rig) payment(id string) payment.State {
 	r.t.Helper()
-	s, _, err := commands.Load(context.Background(), r.run, commands.Payment, commands.PaymentStream(id))
+	s, _, err := commands.Load(context.Background(), r.run, commands.Payment, payment.StreamID(id))
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -379,16 +379,16 @@ func TestCrashedStartIsExpiredByTheTimeout(t *testing.T) {
 	ctx := context.Background()
 	m := commands.Metadata{CommandID: "crash/" + id, Actor: "test"}
 	now := r.clock.Now()
-	if _, err := commands.Handle(ctx, r.run, commands.Checkout, commands.CheckoutStream(id), checkout.Start{CheckoutID: id, CartID: shopper, CustomerID: shopper,
+	if _, err := commands.Handle(ctx, r.run, commands.Checkout, checkout.StreamID(id), checkout.Start{CheckoutID: id, CartID: shopper, CustomerID: shopper,
 		Lines: []checkout.Line{{ProductID: p, Quantity: 2, UnitPrice: eur(500), LineTotal: eur(1000)}}, Total: eur(1000), ExpiresAt: now.Add(time.Minute), At: now}, m); err != nil {
 		t.Fatal(err)
 	}
 	m.CommandID += "/2"
-	if _, err := commands.Handle(ctx, r.run, commands.Cart, commands.CartStream(shopper), cart.CheckOut{CartID: shopper, CheckoutID: id, At: now}, m); err != nil {
+	if _, err := commands.Handle(ctx, r.run, commands.Cart, cart.StreamID(shopper), cart.CheckOut{CartID: shopper, CheckoutID: id, At: now}, m); err != nil {
 		t.Fatal(err)
 	}
 	m.CommandID += "/4"
-	if _, err := commands.Handle(ctx, r.run, commands.Product, commands.ProductStream(p), catalog.ReserveStock{ProductID: p, ReservationID: id, CheckoutID: id, Quantity: 2, ExpiresAt: now.Add(time.Minute), At: now}, m); err != nil {
+	if _, err := commands.Handle(ctx, r.run, commands.Product, catalog.StreamID(p), catalog.ReserveStock{ProductID: p, ReservationID: id, CheckoutID: id, Quantity: 2, ExpiresAt: now.Add(time.Minute), At: now}, m); err != nil {
 		t.Fatal(err)
 	}
 	r.clock.Add(time.Minute)
@@ -409,7 +409,7 @@ func TestCancellationRestocksAndRefunds(t *testing.T) {
 	in := r.start(shopper)
 	r.webhook("evt_ok", payment.MarkSucceeded{PaymentID: in.PaymentID, At: r.clock.Now()}, in.PaymentID)
 	r.eventually("order placed", func() bool { return r.order(in.CheckoutID).Status == order.StatusPlaced })
-	if _, err := commands.Handle(context.Background(), r.run, commands.Order, commands.OrderStream(in.CheckoutID),
+	if _, err := commands.Handle(context.Background(), r.run, commands.Order, order.StreamID(in.CheckoutID),
 		order.Cancel{OrderID: in.CheckoutID, Reason: "changed my mind", At: r.clock.Now()}, r.meta("cancel")); err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +510,7 @@ func raceForScarceStock(t *testing.T, r *rig) {
 		t.Fatalf("final stock on hand %d reserved %d, want 0 and 0", s.OnHand, s.Reserved)
 	}
 	// Never below zero, never more reserved than on hand, at any point.
-	evs, err := r.store.ReadStream(context.Background(), commands.ProductStream(p), eventstore.ReadStreamOptions{Limit: eventstore.MaxReadLimit})
+	evs, err := r.store.ReadStream(context.Background(), catalog.StreamID(p), eventstore.ReadStreamOptions{Limit: eventstore.MaxReadLimit})
 	if err != nil {
 		t.Fatal(err)
 	}

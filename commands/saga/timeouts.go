@@ -65,7 +65,7 @@ func (t *Timeouts) Run(ctx context.Context) error {
 // returns how far the log was read (see eventstore.ReadPast).
 func (t *Timeouts) follow(ctx context.Context, after eventstore.Position) (eventstore.Position, error) {
 	for {
-		evs, through, err := eventstore.ReadPast(ctx, t.Store, eventstore.ReadAllOptions{After: after, Filter: eventstore.Filter{StreamPrefix: "checkout-"}, Limit: eventstore.MaxReadLimit})
+		evs, through, err := eventstore.ReadPast(ctx, t.Store, eventstore.ReadAllOptions{After: after, Filter: eventstore.Filter{StreamPrefix: checkout.StreamPrefix}, Limit: eventstore.MaxReadLimit})
 		if err != nil {
 			return after, err
 		}

@@ -180,7 +180,7 @@ func history(t *testing.T) []eventstore.Event {
 	for i, sp := range specs {
 		id := uuid.NewString()
 		products = append(products, id)
-		st := commands.ProductStream(id)
+		st := catalog.StreamID(id)
 		do("product", st, catalog.CreateProduct{ProductID: id, SKU: fmt.Sprintf("SKU-%03d", i), Name: sp.name, Description: sp.desc,
 			Category: sp.category, Price: eur(sp.price), ImageURL: "https://img.example/" + id, At: at()}, "admin-create")
 		do("product", st, catalog.AdjustStock{ProductID: id, Delta: int64(10 + i), At: at()}, "")
@@ -192,22 +192,22 @@ func history(t *testing.T) []eventstore.Event {
 		corr := fmt.Sprintf("checkout-%d", i)
 		p := products[i%len(products)]
 		rid := fmt.Sprintf("r%d", i)
-		do("product", commands.ProductStream(p), catalog.ReserveStock{ProductID: p, ReservationID: rid, CheckoutID: corr, Quantity: 2,
+		do("product", catalog.StreamID(p), catalog.ReserveStock{ProductID: p, ReservationID: rid, CheckoutID: corr, Quantity: 2,
 			ExpiresAt: at().Add(time.Hour), At: at()}, corr)
 		if i%4 == 3 {
-			do("product", commands.ProductStream(p), catalog.ReleaseReservation{ProductID: p, ReservationID: rid, At: at()}, corr)
+			do("product", catalog.StreamID(p), catalog.ReleaseReservation{ProductID: p, ReservationID: rid, At: at()}, corr)
 			continue
 		}
 		oid := uuid.NewString()
 		orders = append(orders, oid)
 		price := eur(int64(100 + i))
-		do("order", commands.OrderStream(oid), order.Place{OrderID: oid, CustomerID: users[i%3], CheckoutID: corr, PaymentID: "pi_" + corr,
+		do("order", order.StreamID(oid), order.Place{OrderID: oid, CustomerID: users[i%3], CheckoutID: corr, PaymentID: "pi_" + corr,
 			Lines: []order.PlaceLine{{ProductID: p, Quantity: 2, UnitPrice: price}, {ProductID: products[(i+1)%len(products)], Quantity: 1, UnitPrice: eur(5)}},
 			Paid:  eur(2*price.Amount + 5), At: at()}, corr)
-		do("product", commands.ProductStream(p), catalog.CommitReservation{ProductID: p, ReservationID: rid, At: at()}, corr)
+		do("product", catalog.StreamID(p), catalog.CommitReservation{ProductID: p, ReservationID: rid, At: at()}, corr)
 	}
 	for i, oid := range orders {
-		st := commands.OrderStream(oid)
+		st := order.StreamID(oid)
 		switch i % 5 {
 		case 1:
 			do("order", st, order.StartProcessing{OrderID: oid, At: at()}, "admin-"+oid)
@@ -226,13 +226,13 @@ func history(t *testing.T) []eventstore.Event {
 		sp := specs[i]
 		switch i % 4 {
 		case 0:
-			do("product", commands.ProductStream(p), catalog.UpdateProduct{ProductID: p, Name: sp.name + " II", Description: sp.desc,
+			do("product", catalog.StreamID(p), catalog.UpdateProduct{ProductID: p, Name: sp.name + " II", Description: sp.desc,
 				Category: sp.category, Price: eur(sp.price + 100), ImageURL: "", At: at()}, "admin-edit")
 		case 1:
-			do("product", commands.ProductStream(p), catalog.UpdateProduct{ProductID: p, Name: sp.name, Description: "now in " + sp.category,
+			do("product", catalog.StreamID(p), catalog.UpdateProduct{ProductID: p, Name: sp.name, Description: "now in " + sp.category,
 				Category: "sale", Price: eur(999), At: at()}, "admin-edit")
 		case 2:
-			do("product", commands.ProductStream(p), catalog.AdjustStock{ProductID: p, Delta: -1, Reason: "broken", At: at()}, "")
+			do("product", catalog.StreamID(p), catalog.AdjustStock{ProductID: p, Delta: -1, Reason: "broken", At: at()}, "")
 		}
 	}
 	// Streams the correlation index never looks at, with a correlation id.

@@ -75,19 +75,19 @@ func (w Workload) Run(ctx context.Context, r *commands.Runner) (Keys, error) {
 		id := uuid.NewString()
 		keys.Products = append(keys.Products, id)
 		price := money.Money{Amount: int64(199 + rng.IntN(9000)), Currency: "EUR"}
-		if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(id), catalog.CreateProduct{
+		if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(id), catalog.CreateProduct{
 			ProductID: id, SKU: fmt.Sprintf("SKU-%03d", i), Name: fmt.Sprintf("Product %d %s", i, []string{"mug", "rake", "cap", "novel"}[i%4]),
 			Description: "made for the convergence test", Category: categories[rng.IntN(len(categories))], Price: price,
 			At: at.Add(time.Duration(i) * time.Minute)}, meta("")); err != nil {
 			return keys, err
 		}
-		if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(id), catalog.AdjustStock{
+		if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(id), catalog.AdjustStock{
 			ProductID: id, Delta: int64(5 + rng.IntN(40)), Reason: "delivery", At: at}, meta("")); err != nil {
 			return keys, err
 		}
 	}
 	// One rename and one price change while shoppers are away.
-	if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(keys.Products[0]), catalog.UpdateProduct{
+	if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(keys.Products[0]), catalog.UpdateProduct{
 		ProductID: keys.Products[0], Name: "Big mug", Category: "kitchen", Price: money.Money{Amount: 1599, Currency: "EUR"}, At: at.Add(time.Hour)}, meta("")); err != nil {
 		return keys, err
 	}
@@ -140,7 +140,7 @@ func (w Workload) shop(ctx context.Context, r *commands.Runner, customer string,
 	meta := func(corr string) commands.Metadata {
 		return commands.Metadata{CommandID: uuid.NewString(), CorrelationID: corr, Actor: customer}
 	}
-	cartStream := commands.CartStream(customer)
+	cartStream := cart.StreamID(customer)
 	for round := range w.Rounds {
 		at := day.Add(time.Duration(round) * 26 * time.Hour)
 		for range 1 + rng.IntN(3) {
@@ -193,7 +193,7 @@ func (w Workload) shop(ctx context.Context, r *commands.Runner, customer string,
 		for _, id := range ids {
 			l := lines[id]
 			rid := uuid.NewString()
-			_, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(id), catalog.ReserveStock{ProductID: id, ReservationID: rid, CheckoutID: checkout, Quantity: l.Quantity, ExpiresAt: at.Add(time.Hour), At: at.Add(time.Minute)}, meta(checkout))
+			_, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(id), catalog.ReserveStock{ProductID: id, ReservationID: rid, CheckoutID: checkout, Quantity: l.Quantity, ExpiresAt: at.Add(time.Hour), At: at.Add(time.Minute)}, meta(checkout))
 			if err != nil {
 				if expected(err) {
 					short = true
@@ -208,7 +208,7 @@ func (w Workload) shop(ctx context.Context, r *commands.Runner, customer string,
 		}
 		release := func(reason string) error {
 			for id, rid := range reserved {
-				if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(id), catalog.ReleaseReservation{ProductID: id, ReservationID: rid, Reason: reason, At: at.Add(2 * time.Minute)}, meta(checkout)); err != nil {
+				if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(id), catalog.ReleaseReservation{ProductID: id, ReservationID: rid, Reason: reason, At: at.Add(2 * time.Minute)}, meta(checkout)); err != nil {
 					return fmt.Errorf("release: %w", err)
 				}
 			}
@@ -222,7 +222,7 @@ func (w Workload) shop(ctx context.Context, r *commands.Runner, customer string,
 			continue
 		}
 		paymentID := uuid.NewString()
-		payStream := "payment-" + paymentID
+		payStream := payment.StreamID(paymentID)
 		if _, err := commands.Handle(ctx, r, payments, payStream, payment.CreateIntent{PaymentID: paymentID, CheckoutID: checkout, CustomerID: customer, ProviderID: "pi_" + paymentID[:8], Amount: total, At: at.Add(time.Minute)}, meta(checkout)); err != nil {
 			return orders, checkouts, fmt.Errorf("intent: %w", err)
 		}
@@ -239,12 +239,12 @@ func (w Workload) shop(ctx context.Context, r *commands.Runner, customer string,
 			return orders, checkouts, fmt.Errorf("pay: %w", err)
 		}
 		for id, rid := range reserved {
-			if _, err := commands.Handle(ctx, r, commands.Product, commands.ProductStream(id), catalog.CommitReservation{ProductID: id, ReservationID: rid, At: at.Add(2 * time.Minute)}, meta(checkout)); err != nil {
+			if _, err := commands.Handle(ctx, r, commands.Product, catalog.StreamID(id), catalog.CommitReservation{ProductID: id, ReservationID: rid, At: at.Add(2 * time.Minute)}, meta(checkout)); err != nil {
 				return orders, checkouts, fmt.Errorf("commit: %w", err)
 			}
 		}
 		orderID := uuid.NewString()
-		os := commands.OrderStream(orderID)
+		os := order.StreamID(orderID)
 		if _, err := commands.Handle(ctx, r, commands.Order, os, order.Place{OrderID: orderID, CustomerID: customer, CheckoutID: checkout, PaymentID: paymentID, Lines: place, Paid: total, At: at.Add(3 * time.Minute)}, meta(checkout)); err != nil {
 			return orders, checkouts, fmt.Errorf("place: %w", err)
 		}

@@ -99,7 +99,7 @@ func newShop(t *testing.T, products, carts int) *shop {
 				Price: money.Money{Amount: int64(100 + i), Currency: "EUR"}, At: at},
 			catalog.AdjustStock{ProductID: id, Delta: 1_000_000, At: at},
 		} {
-			if _, err := commands.Handle(ctx, sh.runner, commands.Product, commands.ProductStream(id), cmd, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
+			if _, err := commands.Handle(ctx, sh.runner, commands.Product, catalog.StreamID(id), cmd, commands.Metadata{CommandID: uuid.NewString()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -127,7 +127,7 @@ func (sh *shop) history(t *testing.T, n int) {
 	for range n {
 		if rng.IntN(4) == 0 {
 			c := sh.carts[rng.IntN(len(sh.carts))]
-			s, _, err := commands.Load(ctx, sh.runner, commands.Cart, commands.CartStream(c))
+			s, _, err := commands.Load(ctx, sh.runner, commands.Cart, cart.StreamID(c))
 			if err != nil {
 				t.Fatal(err)
 			}
