@@ -7,6 +7,7 @@ import (
 
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/messaging"
 )
 
 // Types are the order event types Consumer turns into updates: the
@@ -15,6 +16,10 @@ var Types = []string{
 	order.PlacedType, order.ProcessingType, order.ShippedType,
 	order.DeliveredType, order.CancelledType, order.RefundedType,
 }
+
+// Topics are the bus topics Consumer binds: the order streams' category,
+// where Types come from.
+var Topics = []string{messaging.Topic(order.StreamPrefix)}
 
 // Directory finds an order's customer; the engine implements it over the
 // event store (the same shape as notify.Directory.OrderCustomer).

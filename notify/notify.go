@@ -23,6 +23,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/domain/payment"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/messaging"
 )
 
 // ErrUnknownRecipient is returned by a Directory that has no customer,
@@ -159,6 +160,13 @@ var Types = []string{
 	order.RefundedType,
 	payment.FailedType,
 	checkout.RefundedType,
+}
+
+// Topics are the bus topics the notifier binds: those of the stream
+// categories Types come from.
+var Topics = []string{
+	messaging.Topic(customer.StreamPrefix), messaging.Topic(order.StreamPrefix),
+	messaging.Topic(payment.StreamPrefix), messaging.Topic(checkout.StreamPrefix),
 }
 
 // Template names, also the suffix of a notification's id.

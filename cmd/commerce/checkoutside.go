@@ -148,7 +148,7 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 		cs.gate = &live.Gate{Hub: cs.hub, Readable: rs.api.OrdersThrough}
 		lc := &live.Consumer{Hub: cs.hub, Codec: ws.api.Runner.Codec, Directory: directory{run: ws.api.Runner}, Logger: m.log, Gate: cs.gate}
 		if err := cs.router.Add(messaging.Consumer{
-			Name: liveConsumer, Broadcast: true, Topics: []string{messaging.Topic("order-")}, Types: live.Types, Handle: lc.Handle,
+			Name: liveConsumer, Broadcast: true, Topics: live.Topics, Types: live.Types, Handle: lc.Handle,
 		}); err != nil {
 			return nil, cs.fail(err)
 		}
@@ -183,7 +183,7 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 func (cs *checkoutSide) addSaga(sg *saga.Saga) error {
 	return cs.router.Add(messaging.Consumer{
 		Name:   sagaConsumer,
-		Topics: []string{messaging.Topic("payment-"), messaging.Topic("checkout-"), messaging.Topic("order-")},
+		Topics: saga.Topics,
 		Types:  saga.Types,
 		Handle: sg.Handle,
 		// Each checkout's decisions are serialised by its own stream, so
@@ -200,7 +200,7 @@ func (cs *checkoutSide) addNotifier(m *Main, ws *writeSide) error {
 	}
 	return cs.router.Add(messaging.Consumer{
 		Name:   notifierConsumer,
-		Topics: []string{messaging.Topic("customer-"), messaging.Topic("order-"), messaging.Topic("payment-"), messaging.Topic("checkout-")},
+		Topics: notify.Topics,
 		Types:  notify.Types,
 		Handle: notifier.Handle,
 		// Emails are independent of each other; the log dedupes by event.

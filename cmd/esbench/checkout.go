@@ -195,7 +195,7 @@ func benchSagaCheckouts(ctx context.Context, pgURL, amqpURL string, n, workers i
 	}
 	if err := router.Add(messaging.Consumer{
 		Name:        "checkout-saga",
-		Topics:      []string{messaging.Topic("payment-"), messaging.Topic("checkout-"), messaging.Topic("order-")},
+		Topics:      saga.Topics,
 		Types:       saga.Types,
 		Handle:      sg.Handle,
 		Concurrency: 16, // as commerce serve (cmd/commerce/checkoutside.go)

@@ -37,6 +37,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/domain/payment"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/messaging"
 	"github.com/commerce-engine/commerce/payments"
 )
 
@@ -322,6 +323,12 @@ var Types = []string{
 	payment.SucceededType, payment.FailedType, payment.RefundedType,
 	checkout.PaidType, checkout.AbandonedType, checkout.RefundRequestedType,
 	order.CancelledType,
+}
+
+// Topics are the bus topics the saga binds: those of the stream categories
+// Types come from.
+var Topics = []string{
+	messaging.Topic(payment.StreamPrefix), messaging.Topic(checkout.StreamPrefix), messaging.Topic(order.StreamPrefix),
 }
 
 // Handle is the saga's message handler: it applies one committed event.
