@@ -22,9 +22,9 @@ var Customer = Aggregate[customer.State]{Evolve: customer.Evolve, Decide: custom
 // itself is what makes an email unique, or ties a refresh family or a
 // verification token to its account, under any race and on every store.
 const (
-	emailIndexPrefix   = "account-email-"
-	familyIndexPrefix  = "account-refresh-"
-	verifyIndexPrefix  = "account-verify-"
+	emailIndexPrefix   = eventstore.AccountStreamPrefix + "email-"
+	familyIndexPrefix  = eventstore.AccountStreamPrefix + "refresh-"
+	verifyIndexPrefix  = eventstore.AccountStreamPrefix + "verify-"
 	accountIndexedType = "account.indexed"
 )
 

@@ -13,11 +13,6 @@ import (
 	"github.com/commerce-engine/commerce/eventstore"
 )
 
-// IdempotencyStreamPrefix starts the stream of every idempotency key.
-// Projections and the message relay must skip streams with this prefix:
-// they hold HTTP answers, not business facts.
-const IdempotencyStreamPrefix = "idempotency-"
-
 // Event types of an idempotency stream, each at schema version 1.
 const (
 	// EventIdempotencyReserved records that a request claimed the key, with
@@ -48,8 +43,9 @@ const DefaultIdempotencyLease = 5 * time.Minute
 // stream then reads: reserved, completed (the answer, kept forever) or
 // reserved, released, reserved, ... for retried 5xx answers.
 //
-// The streams are part of $all: projections must ignore the
-// IdempotencyStreamPrefix prefix. Answers over the event size limit
+// The streams (eventstore.IdempotencyStreamPrefix) are part of $all: they
+// hold HTTP answers, not business facts, so the relay does not publish them
+// and the projections do not index them. Answers over the event size limit
 // (eventstore.MaxEventSize, with base64 overhead) cannot be stored; the key
 // then stays reserved until its lease expires.
 type EventStoreIdempotency struct {
@@ -101,7 +97,7 @@ const reserveAttempts = 3
 // if it cannot read or append, and an error if the stream holds an
 // unknown event type.
 func (s *EventStoreIdempotency) Reserve(ctx context.Context, key, fingerprint string) (IdempotencyRecord, bool, error) {
-	stream := IdempotencyStreamPrefix + key
+	stream := eventstore.IdempotencyStreamPrefix + key
 	for range reserveAttempts {
 		last, err := s.store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, Limit: 1})
 		if err != nil {
@@ -155,7 +151,7 @@ func (s *EventStoreIdempotency) Complete(ctx context.Context, key string, rec Id
 	if err != nil || v < 1 {
 		return fmt.Errorf("idempotency: bad token %q: %w", rec.Token, errReservationLost)
 	}
-	return s.append(ctx, IdempotencyStreamPrefix+key, eventstore.Exact(v), EventIdempotencyCompleted,
+	return s.append(ctx, eventstore.IdempotencyStreamPrefix+key, eventstore.Exact(v), EventIdempotencyCompleted,
 		completedPayload{Fingerprint: rec.Fingerprint, Status: rec.Status, Header: rec.Header, Body: rec.Body})
 }
 
@@ -166,7 +162,7 @@ func (s *EventStoreIdempotency) Release(ctx context.Context, key, token string) 
 	if err != nil || v < 1 {
 		return fmt.Errorf("idempotency: bad token %q: %w", token, errReservationLost)
 	}
-	return s.append(ctx, IdempotencyStreamPrefix+key, eventstore.Exact(v), EventIdempotencyReleased, releasedPayload{})
+	return s.append(ctx, eventstore.IdempotencyStreamPrefix+key, eventstore.Exact(v), EventIdempotencyReleased, releasedPayload{})
 }
 
 // append writes one idempotency event with the request's ids as metadata.

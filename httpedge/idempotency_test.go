@@ -373,7 +373,7 @@ func TestEventStoreIdempotency(t *testing.T) {
 		if wins.Load() != 1 {
 			t.Fatalf("%d reservations won", wins.Load())
 		}
-		evs, err := es.ReadStream(ctx, httpedge.IdempotencyStreamPrefix+"abc", eventstore.ReadStreamOptions{})
+		evs, err := es.ReadStream(ctx, eventstore.IdempotencyStreamPrefix+"abc", eventstore.ReadStreamOptions{})
 		if err != nil || len(evs) != 1 || evs[0].Type != httpedge.EventIdempotencyReserved || evs[0].Version != 1 {
 			t.Fatalf("stream: %+v %v", evs, err)
 		}
@@ -459,7 +459,7 @@ func TestEventStoreIdempotency(t *testing.T) {
 		if _, won, err := st.Reserve(ctx, "k", "fp"); err != nil || !won {
 			t.Fatalf("after release: %v %v", won, err)
 		}
-		evs, _ := es.ReadStream(ctx, httpedge.IdempotencyStreamPrefix+"k", eventstore.ReadStreamOptions{})
+		evs, _ := es.ReadStream(ctx, eventstore.IdempotencyStreamPrefix+"k", eventstore.ReadStreamOptions{})
 		var types []string
 		for _, e := range evs {
 			types = append(types, e.Type)
@@ -476,7 +476,7 @@ func TestEventStoreIdempotency(t *testing.T) {
 		if _, _, err := st.Reserve(httpedge.WithIDs(ctx, "req-9", "corr-9"), "k", "fp"); err != nil {
 			t.Fatal(err)
 		}
-		evs, _ := es.ReadAll(ctx, eventstore.ReadAllOptions{Filter: eventstore.Filter{StreamPrefix: httpedge.IdempotencyStreamPrefix}})
+		evs, _ := es.ReadAll(ctx, eventstore.ReadAllOptions{Filter: eventstore.Filter{StreamPrefix: eventstore.IdempotencyStreamPrefix}})
 		if len(evs) != 1 || !strings.Contains(string(evs[0].Metadata), `"correlation_id":"corr-9"`) {
 			t.Fatalf("events %+v", evs)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,10 @@ const (
 )
 
 // Relay publishes every committed event of $all, in order, at least once, from a durable checkpoint.
+//
+// Streams of eventstore.IdempotencyStreamPrefix are skipped: they hold
+// recorded HTTP answers, which are no consumer's concern and must not
+// travel on the broker. The checkpoint still moves past them.
 //
 // Events are published in batches grouped by topic; within a topic they keep
 // $all order. The checkpoint is saved only after the whole batch was
@@ -210,6 +215,9 @@ func (r *Relay) publish(ctx context.Context, logger *slog.Logger, batch []events
 	}()
 	system := messagingSystem(r.Publisher)
 	for _, e := range batch {
+		if strings.HasPrefix(e.StreamID, eventstore.IdempotencyStreamPrefix) {
+			continue // a recorded HTTP answer, not a business fact: never published
+		}
 		m, err := NewMessage(e)
 		if err != nil {
 			return err // an event without an id: the store is broken, do not skip it

@@ -2,6 +2,7 @@ package messaging_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -192,5 +193,75 @@ func TestRelayValidates(t *testing.T) {
 	r := &messaging.Relay{Name: "x"}
 	if err := r.Run(context.Background()); err == nil {
 		t.Fatal("a relay without store, publisher and checkpoints ran")
+	}
+}
+
+// recordingPublisher remembers the stream of every message published.
+type recordingPublisher struct {
+	mu      sync.Mutex
+	streams []string
+}
+
+func (p *recordingPublisher) Publish(_ string, msgs ...*message.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range msgs {
+		p.streams = append(p.streams, m.Metadata.Get(messaging.MetaStreamID))
+	}
+	return nil
+}
+
+func (p *recordingPublisher) Close() error { return nil }
+
+func (p *recordingPublisher) published() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.streams...)
+}
+
+// TestRelaySkipsIdempotencyStreams checks that recorded HTTP answers never
+// reach the bus while the checkpoint still moves past them, in a batch with
+// business events and in a batch of nothing else.
+func TestRelaySkipsIdempotencyStreams(t *testing.T) {
+	ctx := testCtx(t)
+	store := MustOpenStore(t)
+	record := func(stream string) {
+		t.Helper()
+		if _, err := store.Append(ctx, stream, eventstore.Any, eventstore.EventData{ID: uuid.New(), Type: "test.happened", SchemaVersion: 1,
+			Data: json.RawMessage(`{}`), Metadata: json.RawMessage(`{}`)}); err != nil {
+			t.Fatalf("append %s: %v", stream, err)
+		}
+	}
+	head := func() eventstore.Position {
+		h, err := store.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	record(eventstore.IdempotencyStreamPrefix + "k1")
+	record("order-1")
+	record(eventstore.IdempotencyStreamPrefix + "k2")
+	pub := &recordingPublisher{}
+	relay := &messaging.Relay{Name: "relay", Store: store, Publisher: pub, Checkpoints: messaging.NewFileCheckpoints(t.TempDir()), Logger: testLogger(t)}
+	stop := runRelay(ctx, relay)
+	defer stop()
+	h := head()
+	waitFor(t, "checkpoint past the mixed batch", func() bool { return relay.Position() == h })
+	if got := pub.published(); len(got) != 1 || got[0] != "order-1" {
+		t.Fatalf("published streams %v, want only order-1", got)
+	}
+
+	record(eventstore.IdempotencyStreamPrefix + "k3")
+	h = head()
+	waitFor(t, "checkpoint past a batch of answers only", func() bool { return relay.Position() == h })
+	record("order-2")
+	h = head()
+	waitFor(t, "checkpoint past the next business event", func() bool { return relay.Position() == h })
+	if got := pub.published(); len(got) != 2 || got[1] != "order-2" {
+		t.Fatalf("published streams %v, want order-1 then order-2", got)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("relay.Run: %v", err)
 	}
 }

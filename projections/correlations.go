@@ -11,7 +11,7 @@ import (
 
 // unindexedPrefixes are streams that never belong to an order's timeline:
 // account lookups and recorded HTTP answers.
-var unindexedPrefixes = []string{"account-", "idempotency-"}
+var unindexedPrefixes = []string{eventstore.AccountStreamPrefix, eventstore.IdempotencyStreamPrefix}
 
 // MemoryCorrelations indexes every event's position by its correlation id
 // (the embedded default), so an order's timeline can gather the events of
