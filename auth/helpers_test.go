@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/domain/customer"
 )
 
 // fakeClock is a settable clock for the injected Now of tokens and limiters.
@@ -47,7 +48,7 @@ func mustTokens(tb testing.TB, clock *fakeClock, cfg auth.TokensConfig) *auth.To
 }
 
 // mustIssue issues a token or fails the test.
-func mustIssue(tb testing.TB, tokens *auth.Tokens, userID string, role auth.Role) string {
+func mustIssue(tb testing.TB, tokens *auth.Tokens, userID string, role customer.Role) string {
 	tb.Helper()
 	token, _, err := tokens.Issue(userID, role)
 	if err != nil {

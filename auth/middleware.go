@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/gin-gonic/gin"
 )
 
@@ -53,7 +54,7 @@ func Authenticate(tokens *Tokens) gin.HandlerFunc {
 // through only tokens carrying one of roles: others get a 403 problem+json,
 // and a request that was not authenticated a 401. It panics at route setup
 // when roles is empty or holds an unknown role, a bug in the route table.
-func RequireRole(roles ...Role) gin.HandlerFunc {
+func RequireRole(roles ...customer.Role) gin.HandlerFunc {
 	if len(roles) == 0 {
 		panic("auth: RequireRole needs at least one role")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/domain/customer"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
@@ -34,9 +35,9 @@ func newRouter(tokens *auth.Tokens) *gin.Engine {
 	}
 	api := r.Group("/api", auth.Authenticate(tokens))
 	api.GET("/me", whoami)
-	api.GET("/admin", auth.RequireRole(auth.Admin), whoami)
-	api.GET("/analytics", auth.RequireRole(auth.Admin, auth.Analyst), whoami)
-	r.GET("/unauthenticated-admin", auth.RequireRole(auth.Admin), whoami) // misconfigured route
+	api.GET("/admin", auth.RequireRole(customer.RoleAdmin), whoami)
+	api.GET("/analytics", auth.RequireRole(customer.RoleAdmin, customer.RoleAnalyst), whoami)
+	r.GET("/unauthenticated-admin", auth.RequireRole(customer.RoleAdmin), whoami) // misconfigured route
 	return r
 }
 
@@ -45,12 +46,12 @@ func TestMiddleware(t *testing.T) {
 	clock := newFakeClock()
 	tokens := mustTokens(t, clock, auth.TokensConfig{TTL: time.Minute})
 	router := newRouter(tokens)
-	shopper := mustIssue(t, tokens, "u-shopper", auth.Shopper)
-	admin := mustIssue(t, tokens, "u-admin", auth.Admin)
-	analyst := mustIssue(t, tokens, "u-analyst", auth.Analyst)
-	wrongKey := mustIssue(t, mustTokens(t, clock, auth.TokensConfig{Secret: []byte("another secret of at least 32 bytes!")}), "u-admin", auth.Admin)
+	shopper := mustIssue(t, tokens, "u-shopper", customer.RoleShopper)
+	admin := mustIssue(t, tokens, "u-admin", customer.RoleAdmin)
+	analyst := mustIssue(t, tokens, "u-analyst", customer.RoleAnalyst)
+	wrongKey := mustIssue(t, mustTokens(t, clock, auth.TokensConfig{Secret: []byte("another secret of at least 32 bytes!")}), "u-admin", customer.RoleAdmin)
 	expiring := mustTokens(t, clock, auth.TokensConfig{TTL: time.Second})
-	expired := mustIssue(t, expiring, "u-shopper", auth.Shopper)
+	expired := mustIssue(t, expiring, "u-shopper", customer.RoleShopper)
 	clock.Advance(2 * time.Second)
 	parts := strings.Split(admin, ".")
 	tampered := parts[0] + "." + parts[1] + "x." + parts[2]
@@ -140,8 +141,8 @@ func TestMiddlewareDoesNotRunHandlerOnFailure(t *testing.T) {
 	tokens := mustTokens(t, newFakeClock(), auth.TokensConfig{})
 	ran := false
 	r := gin.New()
-	r.GET("/x", auth.Authenticate(tokens), auth.RequireRole(auth.Admin), func(c *gin.Context) { ran = true })
-	for _, authz := range []string{"", "Bearer " + mustIssue(t, tokens, "u", auth.Shopper)} {
+	r.GET("/x", auth.Authenticate(tokens), auth.RequireRole(customer.RoleAdmin), func(c *gin.Context) { ran = true })
+	for _, authz := range []string{"", "Bearer " + mustIssue(t, tokens, "u", customer.RoleShopper)} {
 		req := httptest.NewRequest(http.MethodGet, "/x", nil)
 		if authz != "" {
 			req.Header.Set("Authorization", authz)
@@ -155,7 +156,7 @@ func TestMiddlewareDoesNotRunHandlerOnFailure(t *testing.T) {
 
 func TestRequireRolePanicsOnBadRoutes(t *testing.T) {
 	t.Parallel()
-	for name, roles := range map[string][]auth.Role{"none": nil, "typo": {auth.Role("admn")}} {
+	for name, roles := range map[string][]customer.Role{"none": nil, "typo": {customer.Role("admn")}} {
 		func() {
 			defer func() {
 				if recover() == nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
@@ -56,7 +57,7 @@ type Claims struct {
 	// UserID is the sub claim: the user's id.
 	UserID string
 	// Role is the role claim.
-	Role Role
+	Role customer.Role
 	// ID is the jti claim, unique per token.
 	ID string
 	// IssuedAt is the iat claim (whole seconds).
@@ -70,7 +71,7 @@ const maxTokenBytes = 4096
 
 // jwtClaims is the token's JSON payload.
 type jwtClaims struct {
-	Role Role `json:"role"`
+	Role customer.Role `json:"role"`
 	jwt.RegisteredClaims
 }
 
@@ -129,12 +130,12 @@ func (t *Tokens) TTL() time.Duration { return t.ttl }
 
 // Issue signs an access token for userID with role, valid for TTL from now;
 // it returns an error for an empty userID or an unknown role.
-func (t *Tokens) Issue(userID string, role Role) (token string, expiresIn time.Duration, err error) {
+func (t *Tokens) Issue(userID string, role customer.Role) (token string, expiresIn time.Duration, err error) {
 	if userID == "" {
 		return "", 0, errors.New("auth: issue token: empty user id")
 	}
 	if !role.Valid() {
-		return "", 0, fmt.Errorf("auth: issue token: %w", ErrUnknownRole)
+		return "", 0, fmt.Errorf("auth: issue token: %w", customer.ErrInvalidRole)
 	}
 	now := t.now()
 	c := jwtClaims{

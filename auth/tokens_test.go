@@ -11,13 +11,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/domain/customer"
 )
 
 func TestTokensIssueVerify(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	tokens := mustTokens(t, clock, auth.TokensConfig{})
-	token, expiresIn, err := tokens.Issue("user-1", auth.Admin)
+	token, expiresIn, err := tokens.Issue("user-1", customer.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +29,7 @@ func TestTokensIssueVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if claims.UserID != "user-1" || claims.Role != auth.Admin || claims.ID == "" ||
+	if claims.UserID != "user-1" || claims.Role != customer.RoleAdmin || claims.ID == "" ||
 		!claims.IssuedAt.Equal(clock.Now()) || !claims.ExpiresAt.Equal(clock.Now().Add(15*time.Minute)) {
 		t.Fatalf("claims = %+v", claims)
 	}
@@ -46,7 +47,7 @@ func TestTokensIssueVerify(t *testing.T) {
 		t.Errorf("alg = %v", header["alg"])
 	}
 
-	other := mustIssue(t, tokens, "user-1", auth.Admin)
+	other := mustIssue(t, tokens, "user-1", customer.RoleAdmin)
 	c2, err := tokens.Verify(other)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestTokensExpiry(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	tokens := mustTokens(t, clock, auth.TokensConfig{TTL: time.Minute})
-	token := mustIssue(t, tokens, "user-1", auth.Shopper)
+	token := mustIssue(t, tokens, "user-1", customer.RoleShopper)
 
 	clock.Advance(time.Minute - time.Second)
 	if _, err := tokens.Verify(token); err != nil {
@@ -77,7 +78,7 @@ func TestTokensExpiry(t *testing.T) {
 	}
 
 	lenient := mustTokens(t, clock, auth.TokensConfig{TTL: time.Minute, Leeway: 30 * time.Second})
-	fresh := mustIssue(t, lenient, "user-1", auth.Shopper)
+	fresh := mustIssue(t, lenient, "user-1", customer.RoleShopper)
 	clock.Advance(time.Minute + 29*time.Second)
 	if _, err := lenient.Verify(fresh); err != nil {
 		t.Fatalf("within leeway: %v", err)
@@ -89,7 +90,7 @@ func TestTokensIssuedInTheFuture(t *testing.T) {
 	clock := newFakeClock()
 	tokens := mustTokens(t, clock, auth.TokensConfig{})
 	clock.Advance(time.Hour)
-	token := mustIssue(t, tokens, "user-1", auth.Shopper)
+	token := mustIssue(t, tokens, "user-1", customer.RoleShopper)
 	clock.Advance(-time.Hour)
 	if _, err := tokens.Verify(token); !errors.Is(err, auth.ErrTokenInvalid) {
 		t.Fatalf("iat in the future: %v, want ErrTokenInvalid", err)
@@ -100,7 +101,7 @@ func TestTokensRejectInvalid(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	tokens := mustTokens(t, clock, auth.TokensConfig{})
-	good := mustIssue(t, tokens, "user-1", auth.Shopper)
+	good := mustIssue(t, tokens, "user-1", customer.RoleShopper)
 	parts := strings.Split(good, ".")
 
 	otherKey := mustTokens(t, clock, auth.TokensConfig{Secret: []byte("another secret of at least 32 bytes!")})
@@ -166,9 +167,9 @@ func TestTokensRejectInvalid(t *testing.T) {
 		{"tampered payload", tamperedPayload},
 		{"tampered signature", tamperedSig},
 		{"no signature", parts[0] + "." + parts[1] + "."},
-		{"wrong key", mustIssue(t, otherKey, "user-1", auth.Shopper)},
-		{"wrong audience", mustIssue(t, otherAud, "user-1", auth.Shopper)},
-		{"wrong issuer", mustIssue(t, otherIss, "user-1", auth.Shopper)},
+		{"wrong key", mustIssue(t, otherKey, "user-1", customer.RoleShopper)},
+		{"wrong audience", mustIssue(t, otherAud, "user-1", customer.RoleShopper)},
+		{"wrong issuer", mustIssue(t, otherIss, "user-1", customer.RoleShopper)},
 		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid)},
 		{"alg HS512 same key", sign(jwt.SigningMethodHS512, testSecret, valid)},
 		{"alg HS384 same key", sign(jwt.SigningMethodHS384, testSecret, valid)},
@@ -221,7 +222,7 @@ func TestNewTokensConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := mustIssue(t, tokens, "user-1", auth.Shopper)
+	token := mustIssue(t, tokens, "user-1", customer.RoleShopper)
 	secret[0] ^= 1 // the caller's slice changing must not change the key
 	if _, err := tokens.Verify(token); err != nil {
 		t.Fatalf("after the caller changed its secret slice: %v", err)
@@ -231,10 +232,10 @@ func TestNewTokensConfig(t *testing.T) {
 func TestIssueRejects(t *testing.T) {
 	t.Parallel()
 	tokens := mustTokens(t, newFakeClock(), auth.TokensConfig{})
-	if _, _, err := tokens.Issue("", auth.Shopper); err == nil {
+	if _, _, err := tokens.Issue("", customer.RoleShopper); err == nil {
 		t.Fatal("empty user id accepted")
 	}
-	if _, _, err := tokens.Issue("user-1", auth.Role("root")); !errors.Is(err, auth.ErrUnknownRole) {
+	if _, _, err := tokens.Issue("user-1", customer.Role("root")); !errors.Is(err, customer.ErrInvalidRole) {
 		t.Fatalf("unknown role: %v", err)
 	}
 }

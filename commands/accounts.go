@@ -97,7 +97,7 @@ type Session struct {
 	RefreshToken  string
 	ExpiresIn     time.Duration
 	EmailVerified bool
-	Role          auth.Role
+	Role          customer.Role
 	Position      eventstore.Position
 }
 
@@ -165,9 +165,9 @@ func (a *Accounts) Register(ctx context.Context, email, password, name string, r
 	if _, err := a.RequestVerification(ctx, id, meta); err != nil {
 		return Session{}, err
 	}
-	tokenRole := auth.Shopper
+	tokenRole := customer.RoleShopper
 	if role == customer.RoleAnalyst {
-		tokenRole = auth.Analyst
+		tokenRole = customer.RoleAnalyst
 	}
 	s, err := a.openSession(ctx, res.State, tokenRole, meta)
 	return s, err
@@ -268,14 +268,14 @@ func (a *Accounts) Login(ctx context.Context, email, password, clientAddr string
 	if err != nil || !ok {
 		return Session{}, ErrBadCredentials
 	}
-	role := auth.Shopper
+	role := customer.RoleShopper
 	switch {
 	case admin && !state.HasRole(customer.RoleAdmin):
 		return Session{}, ErrNotAdmin
 	case admin:
-		role = auth.Admin
+		role = customer.RoleAdmin
 	case state.HasRole(customer.RoleAnalyst):
-		role = auth.Analyst
+		role = customer.RoleAnalyst
 	}
 	return a.openSession(ctx, state, role, meta)
 }
@@ -325,16 +325,16 @@ func (a *Accounts) Refresh(ctx context.Context, token string, meta Metadata) (Se
 		// show twice, so treat it as the reuse it looks like.
 		return Session{}, ErrInvalidRefreshToken
 	}
-	access, ttl, err := a.Tokens.Issue(idx.CustomerID, auth.Role(idx.Role))
+	access, ttl, err := a.Tokens.Issue(idx.CustomerID, customer.Role(idx.Role))
 	if err != nil {
 		return Session{}, err
 	}
 	return Session{UserID: idx.CustomerID, AccessToken: access, RefreshToken: next, ExpiresIn: ttl,
-		EmailVerified: res.State.EmailVerified, Role: auth.Role(idx.Role), Position: res.Position}, nil
+		EmailVerified: res.State.EmailVerified, Role: customer.Role(idx.Role), Position: res.Position}, nil
 }
 
 // openSession starts a refresh family for the account and issues both tokens.
-func (a *Accounts) openSession(ctx context.Context, state customer.State, role auth.Role, meta Metadata) (Session, error) {
+func (a *Accounts) openSession(ctx context.Context, state customer.State, role customer.Role, meta Metadata) (Session, error) {
 	now := a.Now()
 	family := auth.NewRefreshFamilyID()
 	refresh, hash := auth.NewRefreshToken(family)

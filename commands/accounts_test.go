@@ -53,7 +53,7 @@ func TestRegisterVerifyLoginRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.UserID == "" || s.AccessToken == "" || s.RefreshToken == "" || s.EmailVerified || s.Role != auth.Shopper {
+	if s.UserID == "" || s.AccessToken == "" || s.RefreshToken == "" || s.EmailVerified || s.Role != customer.RoleShopper {
 		t.Fatalf("session = %+v", s)
 	}
 	if claims, err := a.Tokens.Verify(s.AccessToken); err != nil || claims.UserID != s.UserID {
@@ -186,10 +186,10 @@ func TestAdminLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin, err := a.Login(ctx, "root@example.com", goodPassword, "10.0.0.4", true, meta("l"))
-	if err != nil || admin.Role != auth.Admin {
+	if err != nil || admin.Role != customer.RoleAdmin {
 		t.Fatalf("admin login: %+v %v", admin, err)
 	}
-	if claims, _ := a.Tokens.Verify(admin.AccessToken); claims.Role != auth.Admin || claims.UserID != s.UserID {
+	if claims, _ := a.Tokens.Verify(admin.AccessToken); claims.Role != customer.RoleAdmin || claims.UserID != s.UserID {
 		t.Fatalf("admin token claims = %+v", claims)
 	}
 }

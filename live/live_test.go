@@ -17,6 +17,7 @@ import (
 
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore"
@@ -208,7 +209,7 @@ func liveServer(t *testing.T, hub *live.Hub) (srv *httptest.Server, tokenFor fun
 	srv = httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv, func(user string) string {
-		tok, _, err := tokens.Issue(user, auth.Shopper)
+		tok, _, err := tokens.Issue(user, customer.RoleShopper)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,7 @@ const (
 )
 
 // MountAnalytics registers the analytics reads on r behind authn and allow
-// (the caller passes auth.RequireRole(auth.Admin, auth.Analyst)). A nil
+// (the caller passes auth.RequireRole(customer.RoleAdmin, customer.RoleAnalyst)). A nil
 // authn or allow fails closed: every request is refused with 403.
 func (a *API) MountAnalytics(r gin.IRouter, authn, allow gin.HandlerFunc, reader analytics.Reader) {
 	deny := func(c *gin.Context) {

@@ -17,6 +17,7 @@ import (
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/domain/cart"
 	"github.com/commerce-engine/commerce/domain/catalog"
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/domain/payment"
@@ -38,7 +39,7 @@ func TestAnalyticsEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&readapi.API{MaxWait: 300 * time.Millisecond}).MountAnalytics(engine, auth.Authenticate(tokens), auth.RequireRole(auth.Admin, auth.Analyst), model)
+	(&readapi.API{MaxWait: 300 * time.Millisecond}).MountAnalytics(engine, auth.Authenticate(tokens), auth.RequireRole(customer.RoleAdmin, customer.RoleAnalyst), model)
 
 	ctx := context.Background()
 	var last eventstore.Position
@@ -107,14 +108,14 @@ func TestAnalyticsEndpoints(t *testing.T) {
 	handle(commands.Order, order.StreamID(o3), order.Cancel{OrderID: o3, Reason: "changed my mind", At: day("2026-04-01T11:00:00Z")})
 	handle(commands.Order, order.StreamID(o3), order.MarkRefunded{OrderID: o3, At: day("2026-04-02T09:00:00Z")})
 
-	token := func(role auth.Role) string {
+	token := func(role customer.Role) string {
 		tok, _, err := tokens.Issue(uuid.NewString(), role)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
 	}
-	analyst, admin, shopper := token(auth.Analyst), token(auth.Admin), token(auth.Shopper)
+	analyst, admin, shopper := token(customer.RoleAnalyst), token(customer.RoleAdmin), token(customer.RoleShopper)
 	get := func(path, tok string, header ...string) (*httptest.ResponseRecorder, map[string]any) {
 		t.Helper()
 		req := httptest.NewRequest("GET", path, nil)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/commerce-engine/commerce/apperr"
 	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/httpedge"
 )
 
@@ -23,7 +24,7 @@ func (a *API) ordersOfUser(c *gin.Context) {
 	claims, _ := auth.ClaimsFrom(c)
 	user := c.Param("userId")
 	// Another shopper's history is a 404 like a user that does not exist.
-	if _, err := uuid.Parse(user); err != nil || (claims.Role != auth.Admin && user != claims.UserID) {
+	if _, err := uuid.Parse(user); err != nil || (claims.Role != customer.RoleAdmin && user != claims.UserID) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
@@ -47,7 +48,7 @@ func (a *API) getOrder(c *gin.Context) {
 		httpedge.WriteError(c, unavailable("orders", err))
 		return
 	}
-	if !ok || (claims.Role != auth.Admin && o.UserID != claims.UserID) {
+	if !ok || (claims.Role != customer.RoleAdmin && o.UserID != claims.UserID) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}

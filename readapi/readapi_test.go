@@ -19,6 +19,7 @@ import (
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/domain/cart"
 	"github.com/commerce-engine/commerce/domain/catalog"
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
@@ -187,7 +188,7 @@ func TestCartEndpointsServeOnlyTheCallersCart(t *testing.T) {
 		req := httptest.NewRequest("GET", path, nil)
 		req.Header.Set(readapi.HeaderMinPosition, strconv.FormatInt(int64(res.Position), 10))
 		if user != "" {
-			tok, _, _ := tokens.Issue(user, auth.Shopper)
+			tok, _, _ := tokens.Issue(user, customer.RoleShopper)
 			req.Header.Set("Authorization", "Bearer "+tok)
 		}
 		rec := httptest.NewRecorder()
@@ -295,7 +296,7 @@ func TestOrdersAreTheirOwnersOnly(t *testing.T) {
 		}
 		last = int64(res.Position)
 	}
-	get := func(path, user string, role auth.Role) (*httptest.ResponseRecorder, map[string]any) {
+	get := func(path, user string, role customer.Role) (*httptest.ResponseRecorder, map[string]any) {
 		req := httptest.NewRequest("GET", path, nil)
 		req.Header.Set(readapi.HeaderMinPosition, strconv.FormatInt(last, 10))
 		tok, _, _ := tokens.Issue(user, role)
@@ -306,24 +307,24 @@ func TestOrdersAreTheirOwnersOnly(t *testing.T) {
 		_ = json.Unmarshal(rec.Body.Bytes(), &body)
 		return rec, body
 	}
-	rec, body := get("/api/v1/orders/user/"+alice, alice, auth.Shopper)
+	rec, body := get("/api/v1/orders/user/"+alice, alice, customer.RoleShopper)
 	items := body["items"].([]any)
 	if rec.Code != 200 || len(items) != 2 || items[0].(map[string]any)["id"] != ids[1] {
 		t.Fatalf("alice's history (newest first): %d %s", rec.Code, rec.Body)
 	}
-	if rec, body := get("/api/v1/orders/"+ids[0], alice, auth.Shopper); rec.Code != 200 || body["status"] != "placed" {
+	if rec, body := get("/api/v1/orders/"+ids[0], alice, customer.RoleShopper); rec.Code != 200 || body["status"] != "placed" {
 		t.Fatalf("alice's order: %d %s", rec.Code, rec.Body)
 	}
-	if rec, _ := get("/api/v1/orders/"+ids[0], bob, auth.Shopper); rec.Code != 404 {
+	if rec, _ := get("/api/v1/orders/"+ids[0], bob, customer.RoleShopper); rec.Code != 404 {
 		t.Fatalf("bob reading alice's order: %d, want 404", rec.Code)
 	}
-	if rec, _ := get("/api/v1/orders/user/"+alice, bob, auth.Shopper); rec.Code != 404 {
+	if rec, _ := get("/api/v1/orders/user/"+alice, bob, customer.RoleShopper); rec.Code != 404 {
 		t.Fatalf("bob reading alice's history: %d, want 404", rec.Code)
 	}
-	if rec, body := get("/api/v1/orders/user/"+alice, bob, auth.Admin); rec.Code != 200 || len(body["items"].([]any)) != 2 {
+	if rec, body := get("/api/v1/orders/user/"+alice, bob, customer.RoleAdmin); rec.Code != 200 || len(body["items"].([]any)) != 2 {
 		t.Fatalf("an admin reading alice's history: %d %s", rec.Code, rec.Body)
 	}
-	if rec, _ := get("/api/v1/orders/"+uuid.NewString(), alice, auth.Shopper); rec.Code != 404 {
+	if rec, _ := get("/api/v1/orders/"+uuid.NewString(), alice, customer.RoleShopper); rec.Code != 404 {
 		t.Fatalf("an unknown order: %d", rec.Code)
 	}
 }

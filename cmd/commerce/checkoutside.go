@@ -20,6 +20,7 @@ import (
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands/httpapi"
 	"github.com/commerce-engine/commerce/commands/saga"
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/httpedge"
@@ -297,7 +298,7 @@ func (cs *checkoutSide) mount(authn, idem gin.HandlerFunc) func(gin.IRouter) {
 		if cs.hub != nil {
 			r.GET(liveRoute, authn, live.Handler(cs.hub, live.DefaultHeartbeat))
 		}
-		admin := r.Group("/api/v1/admin", authn, auth.RequireRole(auth.Admin))
+		admin := r.Group("/api/v1/admin", authn, auth.RequireRole(customer.RoleAdmin))
 		// What consumers record follows the relay: X-Min-Position waits
 		// for the relay to have published that far.
 		relayed := readapi.WaitFor(func(context.Context) (eventstore.Position, error) { return cs.relay.Position(), nil }, 0)

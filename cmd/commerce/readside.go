@@ -16,6 +16,7 @@ import (
 
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/projections"
 	"github.com/commerce-engine/commerce/projections/analytics"
@@ -333,8 +334,8 @@ func (m *Main) startReadSide(setup context.Context, store eventstore.Store) (*re
 func (rs *readSide) mount(authn gin.HandlerFunc) func(gin.IRouter) {
 	return func(r gin.IRouter) {
 		rs.api.Mount(r, authn)
-		rs.api.MountAdmin(r, authn, auth.RequireRole(auth.Admin))
-		rs.api.MountAnalytics(r, authn, auth.RequireRole(auth.Admin, auth.Analyst), rs.analytics)
+		rs.api.MountAdmin(r, authn, auth.RequireRole(customer.RoleAdmin))
+		rs.api.MountAnalytics(r, authn, auth.RequireRole(customer.RoleAdmin, customer.RoleAnalyst), rs.analytics)
 	}
 }
 

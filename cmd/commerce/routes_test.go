@@ -17,6 +17,7 @@ import (
 
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/openapi"
 )
@@ -111,7 +112,7 @@ func TestRouterMatchesTheContract(t *testing.T) {
 func TestAuthorizationMatrix(t *testing.T) {
 	r, ws := testEngine(t)
 	docs := documented(t)
-	issue := func(role auth.Role) string {
+	issue := func(role customer.Role) string {
 		tok, _, err := ws.tokens.Issue(uuid.NewString(), role)
 		if err != nil {
 			t.Fatal(err)
@@ -124,10 +125,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		token string
 	}{
 		{"anonymous", "anonymous", ""},
-		{"shopper A", "shopper", issue(auth.Shopper)},
-		{"shopper B", "shopper", issue(auth.Shopper)},
-		{"analyst", "analyst", issue(auth.Analyst)},
-		{"admin", "admin", issue(auth.Admin)},
+		{"shopper A", "shopper", issue(customer.RoleShopper)},
+		{"shopper B", "shopper", issue(customer.RoleShopper)},
+		{"analyst", "analyst", issue(customer.RoleAnalyst)},
+		{"admin", "admin", issue(customer.RoleAdmin)},
 	}
 	id := uuid.NewString()
 	for _, rt := range r.Routes() {
@@ -176,7 +177,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // authentication with.
 func TestBadTokensAreRefused(t *testing.T) {
 	r, ws := testEngine(t)
-	good, _, err := ws.tokens.Issue(uuid.NewString(), auth.Shopper)
+	good, _, err := ws.tokens.Issue(uuid.NewString(), customer.RoleShopper)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,12 +185,12 @@ func TestBadTokensAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongKey, _, _ := other.Issue(uuid.NewString(), auth.Admin)
+	wrongKey, _, _ := other.Issue(uuid.NewString(), customer.RoleAdmin)
 	past, err := auth.NewTokens(auth.TokensConfig{Secret: ws.tokensSecretForTest(), Now: func() time.Time { return time.Now().Add(-time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, _, _ := past.Issue(uuid.NewString(), auth.Admin)
+	expired, _, _ := past.Issue(uuid.NewString(), customer.RoleAdmin)
 	parts := strings.Split(good, ".")
 	tampered := parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2]
 	for name, tok := range map[string]string{
@@ -237,7 +238,7 @@ func TestAdminCreate(t *testing.T) {
 	}
 	defer ws.close()
 	s, err := ws.api.Accounts.Login(context.Background(), "boss@example.com", "a long Passw0rd here", "127.0.0.1", true, commandMeta())
-	if err != nil || s.Role != auth.Admin {
+	if err != nil || s.Role != customer.RoleAdmin {
 		t.Fatalf("admin login after admin create: %+v %v", s, err)
 	}
 }
@@ -296,7 +297,7 @@ func TestCredentialsAreNeverStoredForReplay(t *testing.T) {
 
 func TestProjectionStatusAndLagMetrics(t *testing.T) {
 	r, ws := testEngine(t)
-	admin, _, err := ws.tokens.Issue(uuid.NewString(), auth.Admin)
+	admin, _, err := ws.tokens.Issue(uuid.NewString(), customer.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/commands/httpapi"
 	"github.com/commerce-engine/commerce/domain/catalog"
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/httpedge"
@@ -61,7 +62,7 @@ func benchHTTP(ctx context.Context, name string, s eventstore.Store, dur time.Du
 	// Each client is one shopper; a cart line caps at 99 units, so every
 	// 90 requests a client switches to a new shopper.
 	newToken := func() string {
-		t, _, err := tokens.Issue(uuid.NewString(), auth.Shopper)
+		t, _, err := tokens.Issue(uuid.NewString(), customer.RoleShopper)
 		if err != nil {
 			fatalf("%v", err)
 		}

@@ -38,7 +38,7 @@ type API struct {
 // Both run before these handlers (and before the idempotency middleware).
 func (a *API) Mount(r gin.IRouter, authn gin.HandlerFunc, idem gin.HandlerFunc) {
 	v1 := r.Group("/api/v1", authn, idem)
-	admin := v1.Group("/admin", auth.RequireRole(auth.Admin))
+	admin := v1.Group("/admin", auth.RequireRole(customer.RoleAdmin))
 	admin.POST("/products", a.createProduct)
 	admin.PUT("/products/:id", a.updateProduct)
 	admin.POST("/products/:id/stock", a.adjustStock)

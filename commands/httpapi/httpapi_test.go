@@ -15,6 +15,7 @@ import (
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/commands/httpapi"
+	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore"
@@ -60,12 +61,12 @@ func newEnv(t testing.TB) *env {
 	})
 	api.Mount(engine, auth.Authenticate(tokens), idem)
 	e := &env{t: t, h: engine, store: store, tokens: tokens}
-	e.admin = e.token(uuid.NewString(), auth.Admin)
-	e.shopper = e.token(uuid.NewString(), auth.Shopper)
+	e.admin = e.token(uuid.NewString(), customer.RoleAdmin)
+	e.shopper = e.token(uuid.NewString(), customer.RoleShopper)
 	return e
 }
 
-func (e *env) token(user string, role auth.Role) string {
+func (e *env) token(user string, role customer.Role) string {
 	tok, _, err := e.tokens.Issue(user, role)
 	if err != nil {
 		e.t.Fatal(err)

@@ -260,7 +260,7 @@ func (p *Payments) simulate(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if pay.Status == 0 || (pay.CustomerID != claims.UserID && claims.Role != auth.Admin) {
+	if pay.Status == 0 || (pay.CustomerID != claims.UserID && claims.Role != customer.RoleAdmin) {
 		fail(c, apperr.NotFound("not found"))
 		return
 	}
@@ -310,7 +310,7 @@ func (p *Payments) cancelOrder(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if o.Status == 0 || (o.CustomerID != claims.UserID && claims.Role != auth.Admin) {
+	if o.Status == 0 || (o.CustomerID != claims.UserID && claims.Role != customer.RoleAdmin) {
 		fail(c, apperr.NotFound("not found"))
 		return
 	}

@@ -5,7 +5,9 @@ import (
 	"strings"
 )
 
-// Role is what an account may do: the HTTP edge authorises by it.
+// Role is what an account may do. The customer aggregate grants and records
+// it; access tokens carry it (auth) and the HTTP edge authorises by it: one
+// type for both, so a role cannot mean two things.
 type Role string
 
 // The roles an account can hold.
@@ -18,8 +20,24 @@ const (
 	RoleAnalyst Role = "analyst"
 )
 
-// Valid reports whether r is one of the known roles.
+// Roles lists every role, so that tables over roles can be checked for
+// completeness.
+func Roles() []Role { return []Role{RoleShopper, RoleAdmin, RoleAnalyst} }
+
+// ParseRole turns the exact, lower-case name of a role into a Role; any
+// other string returns ErrInvalidRole, so a typo can never become a role.
+func ParseRole(s string) (Role, error) {
+	if r := Role(s); r.Valid() {
+		return r, nil
+	}
+	return "", ErrInvalidRole
+}
+
+// Valid reports whether r is one of the known roles (the zero Role is not).
 func (r Role) Valid() bool { return r == RoleShopper || r == RoleAdmin || r == RoleAnalyst }
+
+// String returns the role's name as it appears in events, tokens and JSON.
+func (r Role) String() string { return string(r) }
 
 // maxEmailLen is the longest address SMTP can carry (RFC 5321 path limit).
 const maxEmailLen = 254
