@@ -1,8 +1,9 @@
 // Package auth holds the account security primitives: the password policy
 // and argon2id hashing, short-lived JWT access tokens, opaque refresh and
 // email verification tokens (only their SHA-256 hashes are ever stored),
-// roles, the gin middleware that authenticates bearer tokens and checks
-// roles, and the login rate limiters (in memory and on Redis).
+// the gin middleware that authenticates bearer tokens and checks roles
+// (customer.Role, the domain's), and the login rate limiters (in memory and
+// on Redis).
 //
 // It has no event store dependency: the registration, login and refresh
 // flows that use these primitives live in commands/.
