@@ -126,7 +126,7 @@ func (p *amqpPublisher) declare(conn *amqp.Connection, ch *amqp.Channel, exchang
 	if done {
 		return nil
 	}
-	if err := ch.ExchangeDeclare(exchange, exchangeType, true, false, false, false, nil); err != nil {
+	if err := ch.ExchangeDeclare(exchange, ExchangeType, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", exchange, err)
 	}
 	p.declared(exchange)

@@ -207,7 +207,7 @@ func (b *Bus) subscriber(consumer string, types []string, broadcast bool) (messa
 		return x
 	}
 	cfg.Consume.Qos.PrefetchCount = b.cfg.Prefetch
-	cfg.Exchange.Type = exchangeType
+	cfg.Exchange.Type = ExchangeType
 	cfg.TopologyBuilder = &typeBindings{types: types}
 	sub, err := wamqp.NewSubscriber(cfg, b.wlogger.With(watermill.LogFields{"consumer": consumer, "broadcast": broadcast}))
 	if err != nil {
@@ -219,8 +219,10 @@ func (b *Bus) subscriber(consumer string, types []string, broadcast bool) (messa
 	return reconnectingSubscriber{sub}, nil
 }
 
-// exchangeType is every exchange's AMQP type: topic, routed by event type.
-const exchangeType = "topic"
+// ExchangeType is every exchange's AMQP type: topic, routed by event type.
+// It is exported for tools that declare exchanges beside the bus
+// (messaging/bench).
+const ExchangeType = "topic"
 
 // typeBindings declares a consumer's queue and binds it to the event types
 // it handles of the topic's category, or to every message ("#").

@@ -26,6 +26,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/messaging"
+	"github.com/commerce-engine/commerce/messaging/bench"
 	"github.com/commerce-engine/commerce/payments"
 )
 
@@ -44,7 +45,7 @@ const coTimeout = 5 * time.Minute
 // coSetupWorkers is how many goroutines fill the carts before timing.
 const coSetupWorkers = 16
 
-// benchPublishSize is the payload size of BenchPublish's events.
+// benchPublishSize is the payload size of bench.Publish's events.
 const benchPublishSize = 300
 
 // benchCheckout prints the RabbitMQ figures: the relay beside raw amqp091-go
@@ -80,23 +81,23 @@ func runPrefix() string {
 	return "esbench." + hex.EncodeToString(b[:]) + "."
 }
 
-// benchRelayPublish runs messaging.BenchPublish: the relay publishing n
+// benchRelayPublish runs bench.Publish: the relay publishing n
 // events from a store and raw amqp091-go publishing them with confirms.
-// BenchPublish deletes what it declares; this checks that nothing is left
+// Publish deletes what it declares; this checks that nothing is left
 // and deletes whatever is.
 func benchRelayPublish(ctx context.Context, amqpURL string, n int) {
 	prefix := runPrefix()
-	// The names BenchPublish declares (see messaging/bench.go).
+	// The names bench.Publish declares (see messaging/bench).
 	relayX, rawX := prefix+messaging.Topic("bench-0"), prefix+"bench.raw"
 	exchanges, queues := []string{relayX, rawX}, []string{relayX + ".sink", rawX + ".sink"}
 	cleanup := func() { deleteAMQP(amqpURL, exchanges, queues) }
 	cleanups = append(cleanups, cleanup)
-	relay, raw, err := messaging.BenchPublish(ctx, amqpURL, prefix, n, benchPublishSize)
+	relay, raw, err := bench.Publish(ctx, amqpURL, prefix, n, benchPublishSize)
 	if err != nil {
 		fatalf("relay publish: %v", err)
 	}
 	if left := leftovers(amqpURL, exchanges, queues); len(left) > 0 {
-		log.Printf("BenchPublish left %v on RabbitMQ: deleting them", left)
+		log.Printf("bench.Publish left %v on RabbitMQ: deleting them", left)
 		cleanup()
 	}
 	line("raw_amqp091_publish_confirms", raw, "events/s", 0)

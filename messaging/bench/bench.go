@@ -1,4 +1,7 @@
-package messaging
+// Package bench measures the relay's publish rate on RabbitMQ next to raw
+// amqp091-go: the project benchmark's entry point (cmd/esbench and
+// BenchmarkRelayVsRaw), kept out of the production package.
+package bench
 
 import (
 	"context"
@@ -18,12 +21,13 @@ import (
 
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
+	"github.com/commerce-engine/commerce/messaging"
 )
 
 // rawUnconfirmed is how many messages the raw baseline keeps unconfirmed.
 const rawUnconfirmed = 1000
 
-// BenchPublish measures, in one run on the broker at url, (a) the Relay
+// Publish measures, in one run on the broker at url, (a) the Relay
 // publishing n events with size-byte payloads from an SQLite store (filled
 // before timing) to RabbitMQ with confirms and (b) raw amqp091-go publishing
 // the same n messages on one channel with asynchronous confirms (up to 1,000
@@ -31,18 +35,18 @@ const rawUnconfirmed = 1000
 // returns both rates in messages per second. Everything it declares is named
 // with prefix and deleted before it returns. It is the project benchmark's
 // entry point, so it needs no testing package.
-func BenchPublish(ctx context.Context, url, prefix string, n, size int) (relayRate, rawRate float64, err error) {
+func Publish(ctx context.Context, url, prefix string, n, size int) (relayRate, rawRate float64, err error) {
 	if n <= 0 || size <= 0 {
-		return 0, 0, errors.New("messaging: bench needs n > 0 and size > 0")
+		return 0, 0, errors.New("bench needs n > 0 and size > 0")
 	}
 	dir, err := os.MkdirTemp("", "messaging-bench-")
 	if err != nil {
-		return 0, 0, fmt.Errorf("messaging: bench: %w", err)
+		return 0, 0, fmt.Errorf("bench: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	store, err := sqlite.Open(filepath.Join(dir, "events.db"))
 	if err != nil {
-		return 0, 0, fmt.Errorf("messaging: bench: %w", err)
+		return 0, 0, fmt.Errorf("bench: %w", err)
 	}
 	defer store.Close()
 	if err := fillBenchStore(ctx, store, n, size); err != nil {
@@ -50,19 +54,19 @@ func BenchPublish(ctx context.Context, url, prefix string, n, size int) (relayRa
 	}
 	head, err := store.Head(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("messaging: bench: %w", err)
+		return 0, 0, fmt.Errorf("bench: %w", err)
 	}
 
 	admin, err := amqp.Dial(url)
 	if err != nil {
-		return 0, 0, fmt.Errorf("messaging: bench: dial: %w", err)
+		return 0, 0, fmt.Errorf("bench: dial: %w", err)
 	}
 	defer admin.Close()
 	ach, err := admin.Channel()
 	if err != nil {
-		return 0, 0, fmt.Errorf("messaging: bench: channel: %w", err)
+		return 0, 0, fmt.Errorf("bench: channel: %w", err)
 	}
-	relayX, rawX := prefix+Topic("bench-0"), prefix+"bench.raw"
+	relayX, rawX := prefix+messaging.Topic("bench-0"), prefix+"bench.raw"
 	var queues []string
 	defer func() {
 		for _, q := range queues {
@@ -72,16 +76,16 @@ func BenchPublish(ctx context.Context, url, prefix string, n, size int) (relayRa
 		_ = ach.ExchangeDelete(rawX, false, false)
 	}()
 	for _, x := range []string{relayX, rawX} {
-		if err := ach.ExchangeDeclare(x, exchangeType, true, false, false, false, nil); err != nil {
-			return 0, 0, fmt.Errorf("messaging: bench: declare %s: %w", x, err)
+		if err := ach.ExchangeDeclare(x, messaging.ExchangeType, true, false, false, false, nil); err != nil {
+			return 0, 0, fmt.Errorf("bench: declare %s: %w", x, err)
 		}
 		q := x + ".sink"
 		if _, err := ach.QueueDeclare(q, true, false, false, false, nil); err != nil {
-			return 0, 0, fmt.Errorf("messaging: bench: declare %s: %w", q, err)
+			return 0, 0, fmt.Errorf("bench: declare %s: %w", q, err)
 		}
 		queues = append(queues, q)
 		if err := ach.QueueBind(q, "#", x, false, nil); err != nil {
-			return 0, 0, fmt.Errorf("messaging: bench: bind %s: %w", q, err)
+			return 0, 0, fmt.Errorf("bench: bind %s: %w", q, err)
 		}
 	}
 
@@ -90,7 +94,7 @@ func BenchPublish(ctx context.Context, url, prefix string, n, size int) (relayRa
 	}
 	events, err := store.ReadAll(ctx, eventstore.ReadAllOptions{Limit: min(n, eventstore.MaxReadLimit)})
 	if err != nil {
-		return 0, 0, fmt.Errorf("messaging: bench: %w", err)
+		return 0, 0, fmt.Errorf("bench: %w", err)
 	}
 	if rawRate, err = benchRaw(ctx, url, rawX, events, n); err != nil {
 		return 0, 0, err
@@ -111,7 +115,7 @@ func fillBenchStore(ctx context.Context, store eventstore.Store, n, size int) er
 				Metadata: json.RawMessage(`{"correlation_id":"bench"}`)}
 		}
 		if _, err := store.Append(ctx, fmt.Sprintf("bench-%d", call%streams), eventstore.Any, evs...); err != nil {
-			return fmt.Errorf("messaging: bench: fill store: %w", err)
+			return fmt.Errorf("bench: fill store: %w", err)
 		}
 		done += k
 	}
@@ -120,7 +124,7 @@ func fillBenchStore(ctx context.Context, store eventstore.Store, n, size int) er
 
 // notifyingCheckpoints tells when a position at or past target was saved.
 type notifyingCheckpoints struct {
-	Checkpoints
+	messaging.Checkpoints
 	target eventstore.Position
 	once   sync.Once
 	done   chan struct{}
@@ -136,13 +140,13 @@ func (c *notifyingCheckpoints) Save(ctx context.Context, name string, p eventsto
 
 func benchRelay(ctx context.Context, url, prefix string, store eventstore.Store, head eventstore.Position, n int) (float64, error) {
 	logger := slog.New(slog.DiscardHandler)
-	bus, err := NewAMQP(AMQPConfig{URL: url, Prefix: prefix}, logger)
+	bus, err := messaging.NewAMQP(messaging.AMQPConfig{URL: url, Prefix: prefix}, logger)
 	if err != nil {
 		return 0, err
 	}
 	defer bus.Close()
-	cps := &notifyingCheckpoints{Checkpoints: NewMemoryCheckpoints(), target: head, done: make(chan struct{})}
-	relay := &Relay{Name: "bench", Store: store, Publisher: bus.Publisher(), Checkpoints: cps, Logger: logger}
+	cps := &notifyingCheckpoints{Checkpoints: messaging.NewMemoryCheckpoints(), target: head, done: make(chan struct{})}
+	relay := &messaging.Relay{Name: "bench", Store: store, Publisher: bus.Publisher(), Checkpoints: cps, Logger: logger}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
@@ -151,7 +155,7 @@ func benchRelay(ctx context.Context, url, prefix string, store eventstore.Store,
 	select {
 	case <-cps.done:
 	case err := <-errc:
-		return 0, fmt.Errorf("messaging: bench: relay stopped early: %v", err)
+		return 0, fmt.Errorf("bench: relay stopped early: %v", err)
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
@@ -166,25 +170,25 @@ func benchRelay(ctx context.Context, url, prefix string, store eventstore.Store,
 func benchRaw(ctx context.Context, url, exchange string, events []eventstore.Event, n int) (float64, error) {
 	pubs := make([]amqp.Publishing, len(events))
 	for i, e := range events {
-		m, err := NewMessage(e)
+		m, err := messaging.NewMessage(e)
 		if err != nil {
 			return 0, err
 		}
 		if pubs[i], err = (wamqp.DefaultMarshaler{}).Marshal(m); err != nil {
-			return 0, fmt.Errorf("messaging: bench: %w", err)
+			return 0, fmt.Errorf("bench: %w", err)
 		}
 	}
 	conn, err := amqp.Dial(url)
 	if err != nil {
-		return 0, fmt.Errorf("messaging: bench: dial: %w", err)
+		return 0, fmt.Errorf("bench: dial: %w", err)
 	}
 	defer conn.Close()
 	ch, err := conn.Channel()
 	if err != nil {
-		return 0, fmt.Errorf("messaging: bench: channel: %w", err)
+		return 0, fmt.Errorf("bench: channel: %w", err)
 	}
 	if err := ch.Confirm(false); err != nil {
-		return 0, fmt.Errorf("messaging: bench: confirm mode: %w", err)
+		return 0, fmt.Errorf("bench: confirm mode: %w", err)
 	}
 	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, rawUnconfirmed))
 	tokens := make(chan struct{}, rawUnconfirmed)
@@ -194,11 +198,11 @@ func benchRaw(ctx context.Context, url, exchange string, events []eventstore.Eve
 		for i := 0; i < n; i++ {
 			c, ok := <-confirms
 			if !ok {
-				result <- errors.New("messaging: bench: channel closed before every confirm")
+				result <- errors.New("bench: channel closed before every confirm")
 				return
 			}
 			if !c.Ack {
-				result <- fmt.Errorf("messaging: bench: message %d nacked", c.DeliveryTag)
+				result <- fmt.Errorf("bench: message %d nacked", c.DeliveryTag)
 				return
 			}
 			<-tokens
@@ -214,7 +218,7 @@ func benchRaw(ctx context.Context, url, exchange string, events []eventstore.Eve
 			return 0, ctx.Err()
 		}
 		if err := ch.PublishWithContext(ctx, exchange, events[i%len(events)].Type, false, false, pubs[i%len(pubs)]); err != nil {
-			return 0, fmt.Errorf("messaging: bench: publish: %w", err)
+			return 0, fmt.Errorf("bench: publish: %w", err)
 		}
 	}
 	if err := <-result; err != nil {
