@@ -31,8 +31,9 @@ var Payment = Aggregate[payment.State]{Evolve: payment.Evolve, Decide: payment.D
 // product's current price (as this process last saw it: an admin's price
 // change reaches the cache with the admin's command or the next reload). It refuses (catalog.ErrProductNotFound,
 // catalog.ErrInsufficientStock) a product that does not exist or has fewer
-// units available than the cart would then hold; the check is advisory,
-// stock is only held by the reservation at checkout.
+// units available than the cart would then hold (the cart's rule, given the
+// product's availability); the check is advisory, stock is only held by the
+// reservation at checkout.
 func AddToCart(ctx context.Context, r *Runner, cmd cart.AddItem, meta Metadata) (Result[cart.State], error) {
 	product, _, err := Peek(ctx, r, Product, catalog.StreamID(cmd.ProductID))
 	if err != nil {
@@ -42,28 +43,21 @@ func AddToCart(ctx context.Context, r *Runner, cmd cart.AddItem, meta Metadata) 
 		return Result[cart.State]{}, fmt.Errorf("add %s to cart: %w", cmd.ProductID, catalog.ErrProductNotFound)
 	}
 	cmd.UnitPrice = product.Price
-	agg := Cart
-	agg.Decide = func(s cart.State, c any) ([]any, error) {
-		if want := s.Lines[cmd.ProductID].Quantity + cmd.Quantity; want > product.Available() {
-			return nil, fmt.Errorf("%w: the cart would hold %d, %d available", catalog.ErrInsufficientStock, want, product.Available())
-		}
-		return cart.Decide(s, c)
-	}
-	return Handle(ctx, r, agg, cart.StreamID(cmd.CartID), cmd, meta)
+	cmd.Available = cart.Availability{Known: true, Units: product.Available()}
+	return Handle(ctx, r, Cart, cart.StreamID(cmd.CartID), cmd, meta)
 }
 
-// ChangeCartQuantity sets a line's quantity, refusing more than is available.
+// ChangeCartQuantity sets a line's quantity, refusing more than is available
+// (catalog.ErrInsufficientStock, the cart's rule, given the product's
+// availability); a product the catalog does not know sets no bound.
 func ChangeCartQuantity(ctx context.Context, r *Runner, cmd cart.ChangeItemQuantity, meta Metadata) (Result[cart.State], error) {
 	product, _, err := Peek(ctx, r, Product, catalog.StreamID(cmd.ProductID))
 	if err != nil {
 		return Result[cart.State]{}, err
 	}
-	agg := Cart
-	agg.Decide = func(s cart.State, c any) ([]any, error) {
-		if product.Exists && cmd.Quantity > product.Available() {
-			return nil, fmt.Errorf("%w: %d wanted, %d available", catalog.ErrInsufficientStock, cmd.Quantity, product.Available())
-		}
-		return cart.Decide(s, c)
+	cmd.Available = cart.Availability{}
+	if product.Exists {
+		cmd.Available = cart.Availability{Known: true, Units: product.Available()}
 	}
-	return Handle(ctx, r, agg, cart.StreamID(cmd.CartID), cmd, meta)
+	return Handle(ctx, r, Cart, cart.StreamID(cmd.CartID), cmd, meta)
 }

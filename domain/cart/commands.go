@@ -6,23 +6,35 @@ import (
 	"github.com/commerce-engine/commerce/domain/money"
 )
 
+// Availability is the stock a command was decided against: the units of
+// the product the catalog had available (on hand minus reserved) when the
+// commands layer read it. The zero Availability (Known false) sets no
+// bound, for callers that fill a cart without asking the catalog.
+type Availability struct {
+	Known bool
+	Units int64
+}
+
 // AddItem puts Quantity units of a product in the cart at UnitPrice, the
-// catalog price the commands layer read when the shopper added it.
+// catalog price the commands layer read when the shopper added it, within
+// Available.
 type AddItem struct {
 	CartID     string
 	CustomerID string
 	ProductID  string
 	Quantity   int64
 	UnitPrice  money.Money
+	Available  Availability
 	At         time.Time
 }
 
-// ChangeItemQuantity sets a line's quantity (1..MaxLineQuantity); use
-// RemoveItem to drop a line.
+// ChangeItemQuantity sets a line's quantity (1..MaxLineQuantity) within
+// Available; use RemoveItem to drop a line.
 type ChangeItemQuantity struct {
 	CartID    string
 	ProductID string
 	Quantity  int64
+	Available Availability
 	At        time.Time
 }
 

@@ -2,6 +2,8 @@ package cart
 
 import (
 	"fmt"
+
+	"github.com/commerce-engine/commerce/domain/catalog"
 )
 
 // MaxLineQuantity caps the units of one product in one cart. It keeps totals
@@ -29,6 +31,11 @@ const MaxLineQuantity = 99
 //  7. A shopper's Clear (no CheckoutID) of a checked-out cart is refused
 //     (ErrCartCheckedOut); of an empty cart it is a no-op.
 //  8. Changing a line to its current quantity is a no-op.
+//  9. With the product's availability known (the command's Available), a
+//     line never holds more units than are available: an add counts the
+//     units already in the line (catalog.ErrInsufficientStock, checked
+//     before every other rule). The check is advisory: stock is only held
+//     by the reservation at checkout.
 
 // Decide returns the events that command produces on cart s, or an error
 // wrapping one of this package's sentinels (and no events). Commands are
@@ -58,7 +65,18 @@ func validQuantity(q int64) error {
 	return nil
 }
 
+// inStock applies rule 9 to a line that would hold want units.
+func inStock(a Availability, want int64, format string) error {
+	if a.Known && want > a.Units {
+		return fmt.Errorf("%w: "+format, catalog.ErrInsufficientStock, want, a.Units)
+	}
+	return nil
+}
+
 func add(s State, c AddItem) ([]any, error) {
+	if err := inStock(c.Available, s.Lines[c.ProductID].Quantity+c.Quantity, "the cart would hold %d, %d available"); err != nil {
+		return nil, err
+	}
 	if s.CheckedOut() {
 		return nil, ErrCartCheckedOut
 	}
@@ -88,6 +106,9 @@ func add(s State, c AddItem) ([]any, error) {
 }
 
 func change(s State, c ChangeItemQuantity) ([]any, error) {
+	if err := inStock(c.Available, c.Quantity, "%d wanted, %d available"); err != nil {
+		return nil, err
+	}
 	if s.CheckedOut() {
 		return nil, ErrCartCheckedOut
 	}

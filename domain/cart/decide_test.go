@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/commerce-engine/commerce/domain/cart"
+	"github.com/commerce-engine/commerce/domain/catalog"
 	"github.com/commerce-engine/commerce/domain/internal/decidertest"
 	"github.com/commerce-engine/commerce/domain/money"
 )
@@ -74,6 +75,39 @@ func TestChangeItemQuantity(t *testing.T) {
 		{Name: "absent item", Given: base, When: chg("p2", 1), Err: cart.ErrItemNotInCart},
 		{Name: "removed item", Given: []any{added("p1", 2, 500), cart.ItemRemoved{ProductID: "p1"}}, When: chg("p1", 1), Err: cart.ErrItemNotInCart},
 		{Name: "checked out", Given: []any{added("p1", 2, 500), checkedOut("co-1")}, When: chg("p1", 3), Err: cart.ErrCartCheckedOut},
+	})
+}
+
+func TestStockRule(t *testing.T) {
+	t.Parallel()
+	stock := func(units int64) cart.Availability { return cart.Availability{Known: true, Units: units} }
+	addIn := func(q int64, a cart.Availability) cart.AddItem {
+		c := add("p1", q, eur(500))
+		c.Available = a
+		return c
+	}
+	chg := func(q int64, a cart.Availability) cart.ChangeItemQuantity {
+		return cart.ChangeItemQuantity{CartID: cid, ProductID: "p1", Quantity: q, Available: a, At: t1}
+	}
+	base := []any{added("p1", 2, 500)}
+	decidertest.Run(t, cart.Evolve, cart.Decide, []testCase{
+		{Name: "add within what is available", Given: base, When: addIn(1, stock(3)), Then: []any{
+			cart.ItemAdded{CartID: cid, CustomerID: "cust-1", ProductID: "p1", Quantity: 1, UnitPrice: eur(500), At: t1}}},
+		{Name: "add counts the units already in the line", Given: base, When: addIn(2, stock(3)), Err: catalog.ErrInsufficientStock},
+		{Name: "add to an empty cart beyond what is available", When: addIn(4, stock(3)), Err: catalog.ErrInsufficientStock},
+		{Name: "add with nothing available", When: addIn(1, stock(0)), Err: catalog.ErrInsufficientStock},
+		{Name: "add with availability unknown sets no bound", When: addIn(50, cart.Availability{}), Then: []any{
+			cart.ItemAdded{CartID: cid, CustomerID: "cust-1", ProductID: "p1", Quantity: 50, UnitPrice: eur(500), At: t1}}},
+		{Name: "add short of stock to a checked-out cart reports the stock first", Given: []any{added("p1", 2, 500), checkedOut("co-1")},
+			When: addIn(2, stock(3)), Err: catalog.ErrInsufficientStock},
+		{Name: "change within what is available", Given: base, When: chg(3, stock(3)), Then: []any{
+			cart.ItemQuantityChanged{CartID: cid, ProductID: "p1", Quantity: 3, At: t1}}},
+		{Name: "change beyond what is available", Given: base, When: chg(4, stock(3)), Err: catalog.ErrInsufficientStock},
+		{Name: "change down, still beyond what is available", Given: []any{added("p1", 5, 500)}, When: chg(1, stock(0)), Err: catalog.ErrInsufficientStock},
+		{Name: "change with availability unknown sets no bound", Given: base, When: chg(60, cart.Availability{}), Then: []any{
+			cart.ItemQuantityChanged{CartID: cid, ProductID: "p1", Quantity: 60, At: t1}}},
+		{Name: "change short of stock of an absent line reports the stock first", Given: base,
+			When: cart.ChangeItemQuantity{CartID: cid, ProductID: "p2", Quantity: 2, Available: stock(1), At: t1}, Err: catalog.ErrInsufficientStock},
 	})
 }
 
