@@ -15,9 +15,6 @@ import (
 	"github.com/commerce-engine/commerce/eventstore"
 )
 
-// Customer is the customer aggregate as the runner drives it.
-var Customer = Aggregate[customer.State]{Evolve: customer.Evolve, Decide: customer.Decide}
-
 // Account lookups are one-event streams appended with NoStream: the append
 // itself is what makes an email unique, or ties a refresh family or a
 // verification token to its account, under any race and on every store.
