@@ -114,81 +114,26 @@ func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 	if err != nil {
 		return Result[S]{}, fmt.Errorf("handle %T: encode metadata: %w", cmd, err)
 	}
-	useCache := r.Cache != nil
-	// After a conflict on a state that was current moments ago, only the
-	// events appended since are read: a hot stream (a product many
-	// checkouts reserve) is not reloaded whole on every lost race.
-	var (
-		catchUp     bool
-		refreshed   bool // a refusal of the cached state led to a catch-up
-		base        S
-		baseVersion int64
-	)
+	src := newStateSource(r, agg, stream, meta.CommandID)
 	for attempt := 1; ; attempt++ {
-		var (
-			state      S
-			version    int64
-			done       *eventstore.Event
-			fromCache  bool
-			assumedNew bool
-		)
-		if catchUp {
-			catchUp = false
-			state, version, done, err = load(ctx, r, agg, base, baseVersion, stream, meta.CommandID)
-			if err != nil {
-				return Result[S]{}, err
-			}
-			// Nothing new means the conflict was not a newer writer: read
-			// the whole stream. Otherwise the cached state's checks apply.
-			fromCache = version > baseVersion
-			if fromCache && done == nil {
-				r.Cache.put(stream, state, version)
-			}
-		} else if useCache {
-			state, version, fromCache = cachedState[S](r.Cache, stream)
-			if !fromCache {
-				// Not in the cache: most such streams are new (a
-				// checkout, a payment, an order). Decide as if it were
-				// empty, as unsure as a cached state: a refusal reloads
-				// it, and the append's expected version (none) fails if
-				// it is not new, which reloads it too.
-				state, version, fromCache, assumedNew = agg.Initial, 0, true, true
-			}
+		cur, err := src.read(ctx)
+		if err != nil {
+			return Result[S]{}, err
 		}
-		if !fromCache {
-			state, version, done, err = load(ctx, r, agg, agg.Initial, 0, stream, meta.CommandID)
-			if err != nil {
-				return Result[S]{}, err
-			}
-			if r.Cache != nil && done == nil {
-				r.Cache.put(stream, state, version)
-			}
+		if cur.done != nil {
+			return Result[S]{State: cur.state, Version: cur.version, Position: cur.done.Position, Replayed: true}, nil
 		}
-		if done != nil {
-			return Result[S]{State: state, Version: version, Position: done.Position, Replayed: true}, nil
-		}
-		base, baseVersion = state, version
-		payloads, err := agg.Decide(state, cmd)
-		if (err != nil || len(payloads) == 0) && fromCache {
-			if !assumedNew && !refreshed {
-				// Most refusals of a cached state come from its being
-				// stale (another process moved the stream on): read only
-				// what was appended since and decide again. A catch-up
-				// that finds nothing new reads the whole stream below.
-				refreshed, catchUp = true, true
-				continue
-			}
-			// The cached state may predate this very command (a retry):
-			// only the whole stream can tell, and refusals are rare.
-			useCache = false
+		payloads, err := agg.Decide(cur.state, cmd)
+		if (err != nil || len(payloads) == 0) && src.recheck(cur) {
 			continue
 		}
 		if err != nil {
 			return Result[S]{}, err
 		}
 		if len(payloads) == 0 {
-			return Result[S]{State: state, Version: version}, nil
+			return Result[S]{State: cur.state, Version: cur.version}, nil
 		}
+		state := cur.state
 		events := make([]eventstore.EventData, len(payloads))
 		for i, p := range payloads {
 			typ, sv, data, err := r.Codec.Encode(p)
@@ -200,37 +145,24 @@ func handle[S any](ctx context.Context, r *Runner, agg Aggregate[S], stream stri
 		}
 		actx, aspan := tracing.Tracer().Start(ctx, "eventstore.append", trace.WithAttributes(
 			attribute.String("commerce.stream", stream), attribute.Int("commerce.events", len(events))))
-		res, err := r.Store.Append(actx, stream, eventstore.Exact(version), events...)
+		res, err := r.Store.Append(actx, stream, eventstore.Exact(cur.version), events...)
 		tracing.End(aspan, err)
-		if err == nil && res.NextExpectedVersion != version+int64(len(events)) {
-			// The store recognised the events as recorded before (this
-			// command, retried on a cached state): read what really is.
-			if r.Cache != nil {
-				r.Cache.drop(stream)
-			}
-			useCache = false
+		if err == nil && res.NextExpectedVersion != cur.version+int64(len(events)) {
+			src.recordedBefore()
 			continue
 		}
 		if err == nil {
-			if r.Cache != nil {
-				r.Cache.put(stream, state, res.NextExpectedVersion)
-			}
+			src.stored(state, res.NextExpectedVersion)
 			return Result[S]{State: state, Version: res.NextExpectedVersion, Position: res.LastPosition}, nil
 		}
-		if r.Cache != nil {
-			r.Cache.drop(stream)
-		}
-		if errors.Is(err, eventstore.ErrIdempotencyConflict) && fromCache {
-			// This command's events are in the stream already, decided on
-			// an older state: the whole stream finds them.
-			useCache = false
+		if src.appendFailed(cur, err) {
 			continue
 		}
 		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
 			return Result[S]{}, fmt.Errorf("handle %T on %s: %w", cmd, stream, err)
 		}
-		catchUp = useCache
-		if assumedNew {
+		src.lostRace()
+		if cur.assumedNew {
 			// The stream was not new after all: that is a read, not a
 			// lost race, so no back-off and no attempt spent.
 			attempt--
