@@ -20,7 +20,7 @@ import (
 // twoProcesses runs fn with two buses standing for two processes: the same
 // in-process bus twice (one process cannot be split), or two RabbitMQ buses
 // on one prefix, as two processes of one deployment would be.
-func twoProcesses(t *testing.T, fn func(t *testing.T, a, b *messaging.Bus, rabbit bool)) {
+func twoProcesses(t *testing.T, fn func(t *testing.T, a, b messaging.Bus, rabbit bool)) {
 	t.Run("inprocess", func(t *testing.T) {
 		b := MustInProcessBus(t)
 		fn(t, b, b, false)
@@ -28,7 +28,7 @@ func twoProcesses(t *testing.T, fn func(t *testing.T, a, b *messaging.Bus, rabbi
 	t.Run("rabbitmq", func(t *testing.T) {
 		url := testsvc.AMQP(t)
 		cfg := messaging.AMQPConfig{URL: url, Prefix: testsvc.UniqueName("msgtest") + "."}
-		var buses []*messaging.Bus
+		var buses []messaging.Bus
 		for range 2 {
 			b, err := messaging.NewAMQP(cfg, testLogger(t))
 			if err != nil {
@@ -81,13 +81,13 @@ func deleteNames(t *testing.T, url string, exchanges, queues []string) {
 }
 
 func TestBroadcastConsumer(t *testing.T) {
-	twoProcesses(t, func(t *testing.T, busA, busB *messaging.Bus, rabbit bool) {
+	twoProcesses(t, func(t *testing.T, busA, busB messaging.Bus, rabbit bool) {
 		const n = 20
 		var live [2]counter
 		var work counter
 		var liveTotal, workTotal atomic.Int64
 		var poisons []messaging.PoisonStore
-		for i, bus := range []*messaging.Bus{busA, busB} {
+		for i, bus := range []messaging.Bus{busA, busB} {
 			poison := messaging.NewMemoryPoisonStore()
 			poisons = append(poisons, poison)
 			router, err := messaging.NewRouter(bus, poison, fastRetries(t))
@@ -160,7 +160,7 @@ func TestBroadcastConsumer(t *testing.T) {
 				t.Errorf("process %d poisoned %d messages (want none from a broadcast consumer): %+v", i, len(l), l)
 			}
 		}
-		for _, bus := range []*messaging.Bus{busA, busB} {
+		for _, bus := range []messaging.Bus{busA, busB} {
 			_, queues := bus.Declared()
 			for _, q := range queues {
 				if strings.Contains(q, "live.") {

@@ -5,174 +5,88 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
-	"strings"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
-	"github.com/google/uuid"
-	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// Bus is where committed events travel between roles: Watermill's in-process channel by default, RabbitMQ when configured.
-type Bus struct {
-	logger  *slog.Logger
-	wlogger watermill.LoggerAdapter
-
-	channel *gochannel.GoChannel // in-process bus; nil on RabbitMQ
-
-	cfg      AMQPConfig      // RabbitMQ bus only
-	pub      *amqpPublisher  // RabbitMQ bus only
-	instance string          // RabbitMQ only: names this Bus's broadcast queues, random per NewAMQP
-	mu       sync.Mutex      // guards subs, names, closed
-	subs     []closer        // subscribers handed out, closed with the bus
-	names    map[string]bool // exchanges ("x:") and queues ("q:") declared
-	closed   bool
+// Bus is where committed events travel between roles: the port the relay
+// publishes to and the Router subscribes on. Two adapters implement it:
+// InProcessBus (Watermill's Go channel, the single-process default) and
+// AMQPBus (RabbitMQ). Both pass the same suite (busKinds in the tests).
+type Bus interface {
+	// Publisher returns the bus's publisher; Publish returns once every
+	// message is safe (acked by every subscriber in-process, confirmed by
+	// the broker on RabbitMQ).
+	Publisher() message.Publisher
+	// Subscriber returns a subscriber reading as consumer, bound to the
+	// event types given (none: every type); it fails when the bus is
+	// closed or cannot reach its broker.
+	Subscriber(consumer string, types ...string) (message.Subscriber, error)
+	// BroadcastSubscriber returns a subscriber on which every process
+	// reading as consumer gets every message, instead of competing for it:
+	// for state each process keeps for itself, such as the live
+	// connections of its shoppers.
+	BroadcastSubscriber(consumer string, types ...string) (message.Subscriber, error)
+	// SharedQueues reports whether the subscribers of one consumer name
+	// share one queue across processes (RabbitMQ), rather than each
+	// receiving every message in this process (in-process): the Router
+	// runs parallel handlers, and redrives to other processes, only then.
+	SharedQueues() bool
+	// Declared returns the exchanges and queues the bus declared on its
+	// broker, so that tests and tools can delete them.
+	Declared() (exchanges, queues []string)
+	// Ping reports whether the bus can carry messages now (readiness).
+	Ping(ctx context.Context) error
+	// Close closes every subscriber the bus handed out and its publisher.
+	Close() error
 }
 
-type closer interface{ Close() error }
+var (
+	_ Bus = (*InProcessBus)(nil)
+	_ Bus = (*AMQPBus)(nil)
+)
+
+// InProcessBus is the Bus on Watermill's Go channel, for the single-process
+// default.
+type InProcessBus struct {
+	channel *gochannel.GoChannel
+	mu      sync.Mutex // guards closed
+	closed  bool
+}
 
 // NewInProcess returns a bus on Watermill's Go channel: for the single
 // process default. Publish returns only once every subscriber acked, so the
 // relay's checkpoint never passes an event a consumer has not processed; a
 // message published to a topic nobody subscribes to is dropped, so start the
 // relay after the router is running.
-func NewInProcess(logger *slog.Logger) *Bus {
+func NewInProcess(logger *slog.Logger) *InProcessBus {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	wl := watermillLogger(logger)
-	return &Bus{
-		logger:  logger,
-		wlogger: wl,
-		channel: gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, wl),
-		names:   map[string]bool{},
+	return &InProcessBus{
+		channel: gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermillLogger(logger)),
 	}
 }
 
-// AMQPConfig says how to reach RabbitMQ and how to name what is declared there.
-type AMQPConfig struct {
-	URL string
-	// Prefix is prepended to every exchange and queue name: test isolation,
-	// several shops on one broker.
-	Prefix string
-	// PublishChannels bounds the confirm-mode channels publishing at once
-	// (default 16).
-	PublishChannels int
-	// Prefetch is how many unacknowledged messages a consumer may hold
-	// (default 100).
-	Prefetch int
+// Publisher implements Bus.
+func (b *InProcessBus) Publisher() message.Publisher { return b.channel }
+
+// Subscriber implements Bus: every subscriber sees every message, whatever
+// its consumer name; types are not needed to filter (the Router does).
+func (b *InProcessBus) Subscriber(consumer string, _ ...string) (message.Subscriber, error) {
+	return b.subscriber(consumer)
 }
 
-func (c *AMQPConfig) setDefaults() {
-	if c.PublishChannels <= 0 {
-		c.PublishChannels = 16
-	}
-	if c.Prefetch <= 0 {
-		c.Prefetch = 100
-	}
+// BroadcastSubscriber implements Bus: in-process every subscriber already
+// sees every message.
+func (b *InProcessBus) BroadcastSubscriber(consumer string, _ ...string) (message.Subscriber, error) {
+	return b.subscriber(consumer)
 }
 
-// Validate reports a configuration that cannot work.
-func (c AMQPConfig) Validate() error {
-	if c.URL == "" {
-		return errors.New("messaging: AMQP URL is empty")
-	}
-	return nil
-}
-
-// NewAMQP returns a bus on RabbitMQ with a durable topology: one durable
-// fanout exchange per topic (Prefix+topic) and one durable queue per consumer
-// and topic (Prefix+consumer+"."+topic), persistent messages and publisher
-// confirms. It dials once to fail fast on a wrong URL or an unreachable
-// broker; later publishes redial a closed connection, and subscribers
-// reconnect on their own (watermill-amqp).
-func NewAMQP(cfg AMQPConfig, logger *slog.Logger) (*Bus, error) {
-	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if logger == nil {
-		logger = slog.Default()
-	}
-	b := &Bus{logger: logger, wlogger: watermillLogger(logger), cfg: cfg, names: map[string]bool{}, instance: uuid.NewString()}
-	b.pub = newAMQPPublisher(cfg, logger, func(exchange string) { b.record("x:" + exchange) })
-	if err := b.pub.ping(); err != nil {
-		return nil, fmt.Errorf("messaging: connect to RabbitMQ: %w", err)
-	}
-	return b, nil
-}
-
-func (b *Bus) record(name string) {
-	b.mu.Lock()
-	b.names[name] = true
-	b.mu.Unlock()
-}
-
-// Declared returns the exchanges and queues this bus declared on RabbitMQ,
-// so that tests (and tools) can delete them; both are empty in-process.
-func (b *Bus) Declared() (exchanges, queues []string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for n := range b.names {
-		switch n[:2] {
-		case "x:":
-			exchanges = append(exchanges, n[2:])
-		case "q:":
-			queues = append(queues, n[2:])
-		}
-	}
-	sort.Strings(exchanges)
-	sort.Strings(queues)
-	return exchanges, queues
-}
-
-// Publisher returns the bus's publisher. On RabbitMQ its Publish returns
-// only once the broker confirmed every message; messages of one call keep
-// their order.
-func (b *Bus) Publisher() message.Publisher {
-	if b.channel != nil {
-		return b.channel
-	}
-	return b.pub
-}
-
-// Subscriber returns a subscriber reading as consumer: the consumer name is
-// its durable queue identity, and competing consumers with the same name
-// share the queue (on RabbitMQ; in-process every subscriber sees every
-// message). It fails when the bus is closed or RabbitMQ is unreachable.
-//
-// On RabbitMQ the exchanges are topic exchanges and every message's routing
-// key is its event type: a consumer that names Types has its queue bound
-// only to those of each topic's category ("payment.succeeded" on
-// "events.payment"), so the broker does not deliver what it would drop.
-// A topic none of the types belongs to (the consumer's redrive topic) is
-// bound to everything.
-func (b *Bus) Subscriber(consumer string, types ...string) (message.Subscriber, error) {
-	return b.subscriber(consumer, types, false)
-}
-
-// BroadcastSubscriber returns a subscriber on which every process reading
-// as consumer gets every message, instead of competing for it: for state
-// each process keeps for itself, such as the live connections of its
-// shoppers. It fails when the bus is closed or RabbitMQ is unreachable.
-//
-// On RabbitMQ each topic gets a queue of its own per Bus,
-// Prefix+consumer+"."+topic+"."+instance id, bound with the same type keys
-// as Subscriber's; it is non-durable, exclusive and auto-deleted, so it
-// goes away with the connection and is not listed by Declared. Messages
-// published while it is disconnected (between a drop and the reconnect)
-// are lost. In-process every subscriber already sees every message.
-func (b *Bus) BroadcastSubscriber(consumer string, types ...string) (message.Subscriber, error) {
-	return b.subscriber(consumer, types, true)
-}
-
-// subscriber builds Subscriber's (durable, competing) or
-// BroadcastSubscriber's (per-process, self-deleting) subscriber.
-func (b *Bus) subscriber(consumer string, types []string, broadcast bool) (message.Subscriber, error) {
+func (b *InProcessBus) subscriber(consumer string) (message.Subscriber, error) {
 	if consumer == "" {
 		return nil, errors.New("messaging: subscriber needs a consumer name")
 	}
@@ -182,119 +96,38 @@ func (b *Bus) subscriber(consumer string, types []string, broadcast bool) (messa
 	if closed {
 		return nil, errors.New("messaging: bus is closed")
 	}
-	if b.channel != nil {
-		return noClose{b.channel}, nil
-	}
-	cfg := wamqp.NewDurablePubSubConfig(b.cfg.URL, func(topic string) string {
-		q := b.cfg.Prefix + consumer + "." + topic
-		if broadcast {
-			// Not recorded: the broker deletes it with the connection.
-			return q + "." + b.instance
-		}
-		b.record("q:" + q)
-		return q
-	})
-	if broadcast {
-		cfg.Queue.Durable = false
-		cfg.Queue.AutoDelete = true
-		cfg.Queue.Exclusive = true
-	}
-	// The exchanges stay durable either way: they are shared with the
-	// durable consumers, and RabbitMQ refuses a redeclaration that differs.
-	cfg.Exchange.GenerateName = func(topic string) string {
-		x := b.cfg.Prefix + topic
-		b.record("x:" + x)
-		return x
-	}
-	cfg.Consume.Qos.PrefetchCount = b.cfg.Prefetch
-	cfg.Exchange.Type = ExchangeType
-	cfg.TopologyBuilder = &typeBindings{types: types}
-	sub, err := wamqp.NewSubscriber(cfg, b.wlogger.With(watermill.LogFields{"consumer": consumer, "broadcast": broadcast}))
-	if err != nil {
-		return nil, fmt.Errorf("messaging: subscriber %s: %w", consumer, err)
-	}
+	return noClose{b.channel}, nil
+}
+
+// SharedQueues implements Bus: false, every subscriber is in this process.
+func (b *InProcessBus) SharedQueues() bool { return false }
+
+// Declared implements Bus: an in-process bus declares nothing.
+func (b *InProcessBus) Declared() (exchanges, queues []string) { return nil, nil }
+
+// Ping implements Bus: an open in-process bus can always carry messages.
+func (b *InProcessBus) Ping(context.Context) error {
 	b.mu.Lock()
-	b.subs = append(b.subs, sub)
-	b.mu.Unlock()
-	return reconnectingSubscriber{sub}, nil
-}
-
-// ExchangeType is every exchange's AMQP type: topic, routed by event type.
-// It is exported for tools that declare exchanges beside the bus
-// (messaging/bench).
-const ExchangeType = "topic"
-
-// typeBindings declares a consumer's queue and binds it to the event types
-// it handles of the topic's category, or to every message ("#").
-type typeBindings struct {
-	wamqp.DefaultTopologyBuilder
-	types []string
-}
-
-// BindingKeys returns the routing keys a queue of topic is bound with for a
-// consumer of types: the types of the topic's category, else "#".
-func BindingKeys(topic string, types []string) []string {
-	category, ok := strings.CutPrefix(topic, TopicPrefix)
-	var keys []string
-	if ok {
-		for _, t := range types {
-			if strings.HasPrefix(t, category+".") {
-				keys = append(keys, t)
-			}
-		}
-	}
-	if len(keys) == 0 {
-		return []string{"#"}
-	}
-	return keys
-}
-
-// BuildTopology declares the queue and exchange as watermill-amqp does, then
-// binds one key per type instead of its single routing key.
-func (t *typeBindings) BuildTopology(ch *amqp.Channel, params wamqp.BuildTopologyParams, cfg wamqp.Config, logger watermill.LoggerAdapter) error {
-	if _, err := ch.QueueDeclare(params.QueueName, cfg.Queue.Durable, cfg.Queue.AutoDelete, cfg.Queue.Exclusive, cfg.Queue.NoWait, cfg.Queue.Arguments); err != nil {
-		return fmt.Errorf("declare queue %s: %w", params.QueueName, err)
-	}
-	if err := t.ExchangeDeclare(ch, params.ExchangeName, cfg); err != nil {
-		return fmt.Errorf("declare exchange %s: %w", params.ExchangeName, err)
-	}
-	for _, key := range BindingKeys(params.Topic, t.types) {
-		if err := ch.QueueBind(params.QueueName, key, params.ExchangeName, cfg.QueueBind.NoWait, cfg.QueueBind.Arguments); err != nil {
-			return fmt.Errorf("bind queue %s to %s with %s: %w", params.QueueName, params.ExchangeName, key, err)
-		}
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("messaging: bus is closed")
 	}
 	return nil
 }
 
-// reconnectingSubscriber hides a flaw of watermill-amqp v3.0.2: when the
-// connection drops, it reads the closed deliveries channel once and hands
-// out an empty message (no uuid, metadata or payload) before it reconnects.
-// Passed on, that message would fail every handler and land in the poison
-// store; it is dropped here instead (its ack fails, which makes
-// watermill-amqp reconnect, as it would anyway).
-type reconnectingSubscriber struct{ *wamqp.Subscriber }
-
-func (s reconnectingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	in, err := s.Subscriber.Subscribe(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("messaging: subscribe to %s: %w", topic, err)
+// Close implements Bus.
+func (b *InProcessBus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
 	}
-	out := make(chan *message.Message)
-	go func() {
-		defer close(out)
-		for m := range in {
-			if m.UUID == "" && len(m.Metadata) == 0 && len(m.Payload) == 0 {
-				m.Ack()
-				continue
-			}
-			select {
-			case out <- m:
-			case <-ctx.Done():
-				m.Nack() // back to the queue; keep draining until in closes
-			}
-		}
-	}()
-	return out, nil
+	b.closed = true
+	b.mu.Unlock()
+	if err := b.channel.Close(); err != nil {
+		return fmt.Errorf("messaging: close bus: %w", err)
+	}
+	return nil
 }
 
 // noClose keeps a router from closing the shared in-process channel when it
@@ -302,64 +135,6 @@ func (s reconnectingSubscriber) Subscribe(ctx context.Context, topic string) (<-
 type noClose struct{ *gochannel.GoChannel }
 
 func (noClose) Close() error { return nil }
-
-// Close closes every subscriber the bus handed out and its publisher.
-func (b *Bus) Close() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return nil
-	}
-	b.closed = true
-	subs := b.subs
-	b.subs = nil
-	b.mu.Unlock()
-	var errs []error
-	for _, s := range subs {
-		if err := s.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if b.channel != nil {
-		if err := b.channel.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if b.pub != nil {
-		if err := b.pub.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("messaging: close bus: %w", err)
-	}
-	return nil
-}
-
-// Ping reports whether the bus can carry messages now (readiness): on
-// RabbitMQ it needs a live connection and redials a closed one.
-func (b *Bus) Ping(ctx context.Context) error {
-	b.mu.Lock()
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
-		return errors.New("messaging: bus is closed")
-	}
-	if b.pub == nil {
-		return nil
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.pub.ping() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("messaging: ping RabbitMQ: %w", err)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("messaging: ping RabbitMQ: %w", ctx.Err())
-	}
-}
 
 // watermillLogger hands Watermill an slog logger whose chatty Info lines
 // (one per published message in-process) become Debug.

@@ -4,7 +4,7 @@ import amqp "github.com/rabbitmq/amqp091-go"
 
 // CloseConnection closes the bus publisher's RabbitMQ connection from the
 // side, as a broker restart would.
-func CloseConnection(b *Bus) error { return b.pub.closeConnection() }
+func CloseConnection(b *AMQPBus) error { return b.pub.closeConnection() }
 
 // SubscriberConnection returns the RabbitMQ connection of a subscriber the
 // bus handed out, so a test can close it from the side.

@@ -35,13 +35,13 @@ func testCtx(t *testing.T) context.Context {
 }
 
 // busKinds runs fn once on the in-process bus and once on RabbitMQ.
-func busKinds(t *testing.T, fn func(t *testing.T, newBus func(t *testing.T) *messaging.Bus)) {
-	t.Run("inprocess", func(t *testing.T) { fn(t, MustInProcessBus) })
-	t.Run("rabbitmq", func(t *testing.T) { fn(t, MustAMQPBus) })
+func busKinds(t *testing.T, fn func(t *testing.T, newBus func(t *testing.T) messaging.Bus)) {
+	t.Run("inprocess", func(t *testing.T) { fn(t, func(t *testing.T) messaging.Bus { return MustInProcessBus(t) }) })
+	t.Run("rabbitmq", func(t *testing.T) { fn(t, func(t *testing.T) messaging.Bus { return MustAMQPBus(t) }) })
 }
 
 // MustInProcessBus returns an in-process bus closed when the test ends.
-func MustInProcessBus(t *testing.T) *messaging.Bus {
+func MustInProcessBus(t *testing.T) *messaging.InProcessBus {
 	t.Helper()
 	b := messaging.NewInProcess(testLogger(t))
 	t.Cleanup(func() { _ = b.Close() })
@@ -51,12 +51,12 @@ func MustInProcessBus(t *testing.T) *messaging.Bus {
 // MustAMQPBus returns a bus on the test broker with a unique prefix; when
 // the test ends it closes the bus and deletes every exchange and queue the
 // bus declared.
-func MustAMQPBus(t *testing.T) *messaging.Bus {
+func MustAMQPBus(t *testing.T) *messaging.AMQPBus {
 	t.Helper()
 	return mustAMQPBusCfg(t, messaging.AMQPConfig{})
 }
 
-func mustAMQPBusCfg(t *testing.T, cfg messaging.AMQPConfig) *messaging.Bus {
+func mustAMQPBusCfg(t *testing.T, cfg messaging.AMQPConfig) *messaging.AMQPBus {
 	t.Helper()
 	cfg.URL = testsvc.AMQP(t)
 	cfg.Prefix = testsvc.UniqueName("msgtest") + "."
@@ -73,7 +73,7 @@ func mustAMQPBusCfg(t *testing.T, cfg messaging.AMQPConfig) *messaging.Bus {
 	return b
 }
 
-func deleteDeclared(t *testing.T, url, prefix string, b *messaging.Bus) {
+func deleteDeclared(t *testing.T, url, prefix string, b messaging.Bus) {
 	exchanges, queues := b.Declared()
 	prefixed := func(kind string, names []string) []string {
 		var out []string

@@ -82,7 +82,7 @@ func (p *killPublisher) Publish(topic string, msgs ...*message.Message) error {
 }
 
 func TestRelay(t *testing.T) {
-	busKinds(t, func(t *testing.T, newBus func(t *testing.T) *messaging.Bus) {
+	busKinds(t, func(t *testing.T, newBus func(t *testing.T) messaging.Bus) {
 		ctx := testCtx(t)
 		bus := newBus(t)
 		store := MustOpenStore(t)

@@ -101,7 +101,7 @@ func (c *RouterConfig) setDefaults() {
 // backoff, a panic counts as a failure, and a message that still fails is
 // recorded in the PoisonStore and acked so the queue moves on.
 type Router struct {
-	bus    *Bus
+	bus    Bus
 	poison PoisonStore
 	cfg    RouterConfig
 	wr     *message.Router
@@ -114,12 +114,12 @@ type Router struct {
 
 // NewRouter returns a router on bus that records poisoned messages in
 // poison. It fails when the bus cannot give it a subscriber.
-func NewRouter(bus *Bus, poison PoisonStore, cfg RouterConfig) (*Router, error) {
+func NewRouter(bus Bus, poison PoisonStore, cfg RouterConfig) (*Router, error) {
 	if bus == nil || poison == nil {
 		return nil, errors.New("messaging: router needs a bus and a poison store")
 	}
 	cfg.setDefaults()
-	wr, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, bus.wlogger)
+	wr, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, watermillLogger(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("messaging: new router: %w", err)
 	}
@@ -185,7 +185,7 @@ func (r *Router) Add(c Consumer) error {
 	handle := r.handler(c)
 	topics := append(append([]string(nil), c.Topics...), RedriveTopicPrefix+c.Name)
 	parallel := 1
-	if c.Concurrency > 1 && r.bus.channel == nil {
+	if c.Concurrency > 1 && r.bus.SharedQueues() {
 		parallel = c.Concurrency
 	}
 	for _, t := range topics {
@@ -213,7 +213,7 @@ func (r *Router) addBroadcast(c Consumer) error {
 	}
 	handle := r.handler(c)
 	parallel := 1
-	if c.Concurrency > 1 && r.bus.channel == nil {
+	if c.Concurrency > 1 && r.bus.SharedQueues() {
 		parallel = c.Concurrency
 	}
 	for _, t := range c.Topics {
@@ -274,7 +274,7 @@ func (r *Router) Redrive(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if r.bus.channel != nil {
+	if !r.bus.SharedQueues() {
 		r.mu.Lock()
 		known := r.names[pm.Consumer]
 		r.mu.Unlock()

@@ -25,7 +25,7 @@ func fastRetries(t *testing.T) messaging.RouterConfig {
 }
 
 // publishEvent publishes one event as the relay would.
-func publishEvent(t *testing.T, bus *messaging.Bus, stream, typ string) eventstore.Event {
+func publishEvent(t *testing.T, bus messaging.Bus, stream, typ string) eventstore.Event {
 	t.Helper()
 	e := eventstore.Event{ID: uuid.New(), StreamID: stream, Version: 1, Position: 7, Type: typ, SchemaVersion: 1,
 		Data: json.RawMessage(`{"x":1}`), Metadata: json.RawMessage(`{"correlation_id":"corr-1"}`), RecordedAt: time.Now().UTC()}
@@ -62,7 +62,7 @@ func (c *counter) get(id uuid.UUID) int {
 }
 
 func TestRouterRetriesAFlakyHandler(t *testing.T) {
-	busKinds(t, func(t *testing.T, newBus func(t *testing.T) *messaging.Bus) {
+	busKinds(t, func(t *testing.T, newBus func(t *testing.T) messaging.Bus) {
 		bus := newBus(t)
 		poison := messaging.NewMemoryPoisonStore()
 		router, err := messaging.NewRouter(bus, poison, fastRetries(t))
@@ -99,7 +99,7 @@ func TestRouterRetriesAFlakyHandler(t *testing.T) {
 }
 
 func TestRouterPoisonsAndRedrives(t *testing.T) {
-	busKinds(t, func(t *testing.T, newBus func(t *testing.T) *messaging.Bus) {
+	busKinds(t, func(t *testing.T, newBus func(t *testing.T) messaging.Bus) {
 		ctx := testCtx(t)
 		bus := newBus(t)
 		poison := messaging.NewMemoryPoisonStore()
@@ -206,7 +206,7 @@ func TestRouterPoisonsAndRedrives(t *testing.T) {
 // in-process channel, where every subscription gets every message, it
 // stays at one and still sees each message once.
 func TestConsumerConcurrency(t *testing.T) {
-	busKinds(t, func(t *testing.T, newBus func(t *testing.T) *messaging.Bus) {
+	busKinds(t, func(t *testing.T, newBus func(t *testing.T) messaging.Bus) {
 		bus := newBus(t)
 		router, err := messaging.NewRouter(bus, messaging.NewMemoryPoisonStore(), fastRetries(t))
 		if err != nil {
@@ -268,7 +268,7 @@ func TestConsumerConcurrency(t *testing.T) {
 // waitConsumers waits until the queue whose name ends in suffix has n
 // consumers: subscriptions attach asynchronously after the router runs, and
 // RabbitMQ spreads messages only over the consumers it already has.
-func waitConsumers(t *testing.T, bus *messaging.Bus, suffix string, n int) {
+func waitConsumers(t *testing.T, bus messaging.Bus, suffix string, n int) {
 	t.Helper()
 	conn, err := amqp.Dial(testsvc.AMQP(t))
 	if err != nil {

@@ -51,7 +51,7 @@ const routerStartTimeout = 30 * time.Second
 // timeouts.
 type checkoutSide struct {
 	payments *httpapi.Payments
-	bus      *messaging.Bus
+	bus      messaging.Bus
 	router   *messaging.Router
 	poison   messaging.PoisonStore
 	// notifications is the notifier's log: every delivery and failure.
@@ -78,7 +78,7 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 	sg := saga.New(saga.Config{Runner: ws.api.Runner, Provider: provider, Expiry: m.cfg.CheckoutExpiry, Logger: m.log})
 	cs.payments = &httpapi.Payments{API: ws.api, Saga: sg, Webhooks: payments.Verifier{Secret: secret}, Offline: offline}
 
-	var bus *messaging.Bus
+	var bus messaging.Bus
 	if m.cfg.AMQPURL != "" {
 		bus, err = messaging.NewAMQP(messaging.AMQPConfig{URL: m.cfg.AMQPURL, Prefix: m.amqpPrefix}, m.log)
 		if err != nil {
