@@ -3,12 +3,11 @@ package auth_test
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/auth/limitertest"
 )
 
 // Both limiters satisfy the interface the login flow consumes.
@@ -104,38 +103,12 @@ func TestMemoryLimiterEvicts(t *testing.T) {
 	}
 }
 
-func TestMemoryLimiterConcurrent(t *testing.T) {
+// TestMemoryLimiterConforms runs the Limiter suite on the real clock.
+func TestMemoryLimiterConforms(t *testing.T) {
 	t.Parallel()
-	const limit, goroutines, calls = 50, 16, 20
-	l := auth.NewMemoryLimiter(limit, time.Hour, newFakeClock().Now)
-	var allowed [2]atomic.Int64
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Go(func() {
-			for range calls {
-				key := []string{"shared", fmt.Sprintf("own-%d", g)}
-				for i, k := range key {
-					ok, _, err := l.Allow(context.Background(), k)
-					if err != nil {
-						t.Error(err)
-					}
-					if ok && i == 0 {
-						allowed[0].Add(1)
-					}
-					if ok && i == 1 {
-						allowed[1].Add(1)
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if got := allowed[0].Load(); got != limit {
-		t.Fatalf("shared key: %d allowed, want exactly %d", got, limit)
-	}
-	if got := allowed[1].Load(); got != goroutines*calls {
-		t.Fatalf("own keys: %d allowed, want all %d", got, goroutines*calls)
-	}
+	limitertest.Run(t, func(_ *testing.T, limit int, window time.Duration) auth.Limiter {
+		return auth.NewMemoryLimiter(limit, window, nil)
+	})
 }
 
 func TestNewMemoryLimiterPanics(t *testing.T) {

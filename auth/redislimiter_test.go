@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/auth/limitertest"
 	"github.com/commerce-engine/commerce/internal/testsvc"
 )
 
@@ -96,32 +95,14 @@ func TestRedisLimiter(t *testing.T) {
 	}
 }
 
-func TestRedisLimiterWindowEnds(t *testing.T) {
+// TestRedisLimiterConforms runs the Limiter suite, each limiter on its own
+// key prefix.
+func TestRedisLimiterConforms(t *testing.T) {
 	t.Parallel()
-	client, prefix := mustRedis(t)
-	ctx := context.Background()
-	const window = 200 * time.Millisecond
-	l := auth.NewRedisLimiter(client, prefix, 1, window)
-	if ok, _, err := l.Allow(ctx, "k"); err != nil || !ok {
-		t.Fatalf("first: %v, %v", ok, err)
-	}
-	if ok, _, err := l.Allow(ctx, "k"); err != nil || ok {
-		t.Fatalf("second: %v, %v; want denied", ok, err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		time.Sleep(50 * time.Millisecond)
-		ok, _, err := l.Allow(ctx, "k")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("still denied long after the window")
-		}
-	}
+	limitertest.Run(t, func(t *testing.T, limit int, window time.Duration) auth.Limiter {
+		client, prefix := mustRedis(t)
+		return auth.NewRedisLimiter(client, prefix, limit, window)
+	})
 }
 
 func TestRedisLimiterRepairsLostTTL(t *testing.T) {
@@ -138,33 +119,6 @@ func TestRedisLimiterRepairsLostTTL(t *testing.T) {
 	}
 	if ttl, err := client.PTTL(ctx, l.Key("k")).Result(); err != nil || ttl <= 0 {
 		t.Fatalf("PTTL = %v, %v; want a TTL restored", ttl, err)
-	}
-}
-
-func TestRedisLimiterConcurrent(t *testing.T) {
-	t.Parallel()
-	client, prefix := mustRedis(t)
-	const limit, goroutines, calls = 25, 10, 10
-	l := auth.NewRedisLimiter(client, prefix, limit, time.Minute)
-	var allowed atomic.Int64
-	var wg sync.WaitGroup
-	for range goroutines {
-		wg.Go(func() {
-			for range calls {
-				ok, _, err := l.Allow(context.Background(), "shared")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if ok {
-					allowed.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if got := allowed.Load(); got != limit {
-		t.Fatalf("%d allowed, want exactly %d", got, limit)
 	}
 }
 
