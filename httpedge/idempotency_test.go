@@ -17,8 +17,11 @@ import (
 
 	"github.com/commerce-engine/commerce/apperr"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
 	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/httpedge/idempotencytest"
+	"github.com/commerce-engine/commerce/internal/testsvc"
 )
 
 // MustSQLite opens a fresh SQLite event store closed at the end of the test.
@@ -38,6 +41,27 @@ var idempotencyStores = map[string]func(tb testing.TB) httpedge.IdempotencyStore
 	"eventstore-sqlite": func(tb testing.TB) httpedge.IdempotencyStore {
 		return httpedge.NewEventStoreIdempotency(MustSQLite(tb), httpedge.EventStoreIdempotencyConfig{})
 	},
+	"eventstore-postgres": func(tb testing.TB) httpedge.IdempotencyStore {
+		return httpedge.NewEventStoreIdempotency(MustPostgres(tb), httpedge.EventStoreIdempotencyConfig{})
+	},
+}
+
+// MustPostgres opens a PostgreSQL event store in a schema of the test's own
+// (skipping without the service, failing under CI), closed at the end of
+// the test.
+func MustPostgres(tb testing.TB) *postgres.Store {
+	tb.Helper()
+	url, schema := testsvc.PostgresSchema(tb)
+	ctx := context.Background()
+	if _, err := postgres.Migrate(ctx, url, schema); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 // idemServer is an edge engine with a few write routes behind Idempotency,
@@ -481,6 +505,17 @@ func TestEventStoreIdempotency(t *testing.T) {
 			t.Fatalf("events %+v", evs)
 		}
 	})
+}
+
+// TestIdempotencyStores runs the store suite over every adapter.
+func TestIdempotencyStores(t *testing.T) {
+	t.Parallel()
+	for name, newStore := range idempotencyStores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			idempotencytest.Run(t, func(t *testing.T) httpedge.IdempotencyStore { return newStore(t) })
+		})
+	}
 }
 
 func TestMemoryIdempotencyStoreRefusesStaleTokens(t *testing.T) {
