@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/payment"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/notify"
+	"github.com/commerce-engine/commerce/notify/sendertest"
 )
 
 // fakeSender fails its first failures sends, then records the rest.
@@ -522,9 +524,50 @@ func TestFormatMoney(t *testing.T) {
 	}
 }
 
+// TestLogSender runs the Sender suite on the log, reading back what it
+// logged.
 func TestLogSender(t *testing.T) {
 	t.Parallel()
-	if err := (notify.LogSender{}).Send(context.Background(), notify.Email{To: "a@example.com", Subject: "s", Text: "t"}); err != nil {
-		t.Fatal(err)
+	sendertest.Run(t, func(*testing.T) sendertest.Adapter {
+		h := &emailLog{}
+		return sendertest.Adapter{Sender: notify.LogSender{Logger: slog.New(h)}, Received: h.received}
+	})
+}
+
+// emailLog is an slog.Handler keeping the emails LogSender logged.
+type emailLog struct {
+	mu     sync.Mutex
+	emails []notify.Email
+}
+
+func (h *emailLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *emailLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *emailLog) WithGroup(string) slog.Handler            { return h }
+
+func (h *emailLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "email" {
+		return nil
 	}
+	var e notify.Email
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "to":
+			e.To = a.Value.String()
+		case "subject":
+			e.Subject = a.Value.String()
+		case "text":
+			e.Text = a.Value.String()
+		}
+		return true
+	})
+	h.mu.Lock()
+	h.emails = append(h.emails, e)
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *emailLog) received(*testing.T) []notify.Email {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]notify.Email(nil), h.emails...)
 }

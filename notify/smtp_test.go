@@ -13,6 +13,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/internal/testsvc"
 	"github.com/commerce-engine/commerce/notify"
+	"github.com/commerce-engine/commerce/notify/sendertest"
 )
 
 func getJSON(t *testing.T, url string, v any) {
@@ -98,6 +99,44 @@ func TestSMTPSenderMailpit(t *testing.T) {
 	}
 	if !strings.HasSuffix(msg.MessageID, "@example.com") || msg.Date.IsZero() || time.Since(msg.Date) > time.Minute {
 		t.Errorf("message id %q date %v", msg.MessageID, msg.Date)
+	}
+}
+
+// TestSMTPSenderConforms runs the Sender suite on SMTP, each adapter with
+// a Mailpit of its own, reading back through Mailpit's API.
+func TestSMTPSenderConforms(t *testing.T) {
+	t.Parallel()
+	sendertest.Run(t, func(t *testing.T) sendertest.Adapter {
+		smtpAddr, api := testsvc.Mailpit(t)
+		s, err := notify.NewSMTPSender("smtp://"+smtpAddr, "shop@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sendertest.Adapter{Sender: s, Received: mailpitInbox(api), CarriesHTML: true}
+	})
+}
+
+// mailpitInbox reads every message Mailpit at api holds.
+func mailpitInbox(api string) func(t *testing.T) []notify.Email {
+	return func(t *testing.T) []notify.Email {
+		var list struct {
+			Messages []struct{ ID string } `json:"messages"`
+		}
+		getJSON(t, api+"/api/v1/messages", &list)
+		var out []notify.Email
+		for _, m := range list.Messages {
+			var msg struct {
+				To                  []struct{ Address string }
+				Subject, Text, HTML string
+			}
+			getJSON(t, api+"/api/v1/message/"+m.ID, &msg)
+			e := notify.Email{Subject: msg.Subject, Text: strings.ReplaceAll(msg.Text, "\r\n", "\n"), HTML: msg.HTML}
+			for _, to := range msg.To {
+				e.To = strings.TrimPrefix(e.To+","+to.Address, ",")
+			}
+			out = append(out, e)
+		}
+		return out
 	}
 }
 
