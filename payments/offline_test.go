@@ -11,6 +11,7 @@ import (
 
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/payments"
+	"github.com/commerce-engine/commerce/payments/paymenttest"
 )
 
 var (
@@ -18,49 +19,9 @@ var (
 	_ payments.Provider = (*payments.Stripe)(nil)
 )
 
-// testProvider is the conformance suite every Provider adapter runs.
-func testProvider(t *testing.T, p payments.Provider, wantName string) {
-	t.Helper()
-	ctx := context.Background()
-	if p.Name() != wantName {
-		t.Errorf("Name() = %q, want %q", p.Name(), wantName)
-	}
-	in, err := p.CreateIntent(ctx, payments.IntentRequest{CheckoutID: "co_conf", PaymentID: "pay_conf",
-		CustomerID: "cus_conf", Amount: money.Money{Amount: 1999, Currency: "EUR"}})
-	if err != nil {
-		t.Fatalf("CreateIntent: %v", err)
-	}
-	if !strings.HasPrefix(in.ProviderID, "pi_") {
-		t.Errorf("ProviderID = %q, want pi_...", in.ProviderID)
-	}
-	if in.ClientSecret == "" || in.Status == "" {
-		t.Errorf("intent %+v lacks client secret or status", in)
-	}
-	for _, bad := range []payments.IntentRequest{
-		{PaymentID: "p", Amount: money.Money{Amount: 1, Currency: "EUR"}},
-		{CheckoutID: "c", PaymentID: "p", Amount: money.Money{Amount: 0, Currency: "EUR"}},
-		{CheckoutID: "c", PaymentID: "p", Amount: money.Money{Amount: 5, Currency: "eur"}},
-	} {
-		if _, err := p.CreateIntent(ctx, bad); !errors.Is(err, payments.ErrRejected) {
-			t.Errorf("CreateIntent(%+v) error = %v, want ErrRejected", bad, err)
-		}
-	}
-	if err := p.Refund(ctx, payments.RefundRequest{ProviderID: in.ProviderID, PaymentID: "pay_conf",
-		Amount: money.Money{Amount: 500, Currency: "EUR"}, Reason: "requested_by_customer", IdempotencyKey: "refund-conf-1"}); err != nil {
-		t.Errorf("Refund: %v", err)
-	}
-	if err := p.Refund(ctx, payments.RefundRequest{ProviderID: in.ProviderID, PaymentID: "pay_conf",
-		Amount: money.Money{Amount: -5, Currency: "EUR"}, IdempotencyKey: "refund-conf-2"}); !errors.Is(err, payments.ErrRejected) {
-		t.Errorf("Refund of a negative amount: error = %v, want ErrRejected", err)
-	}
-	if err := p.CancelIntent(ctx, in.ProviderID, "cancel-conf"); err != nil {
-		t.Errorf("CancelIntent: %v", err)
-	}
-}
-
 func TestOfflineConformance(t *testing.T) {
 	t.Parallel()
-	testProvider(t, payments.NewOffline(), "offline")
+	paymenttest.Run(t, "offline", func(*testing.T) payments.Provider { return payments.NewOffline() })
 }
 
 func TestOfflineDeterministicIDs(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/payments"
+	"github.com/commerce-engine/commerce/payments/paymenttest"
 )
 
 const leakMarker = "secret_MUSTNOTLEAK"
@@ -129,8 +130,11 @@ func TestNewStripeValidates(t *testing.T) {
 func TestStripeAgainstStripeMock(t *testing.T) {
 	t.Parallel()
 	base := mustStripeMock(t)
+	paymenttest.Run(t, "stripe", func(t *testing.T) payments.Provider {
+		s, _ := newStripe(t, payments.StripeConfig{SecretKey: "sk_test_123", APIBase: base})
+		return s
+	})
 	s, _ := newStripe(t, payments.StripeConfig{SecretKey: "sk_test_123", APIBase: base})
-	testProvider(t, s, "stripe")
 	in, err := s.CreateIntent(context.Background(), intentReq)
 	if err != nil {
 		t.Fatalf("CreateIntent: %v", err)
