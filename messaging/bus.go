@@ -15,7 +15,7 @@ import (
 // Bus is where committed events travel between roles: the port the relay
 // publishes to and the Router subscribes on. Two adapters implement it:
 // InProcessBus (Watermill's Go channel, the single-process default) and
-// AMQPBus (RabbitMQ). Both pass the same suite (busKinds in the tests).
+// AMQPBus (RabbitMQ). Both pass messaging/bustest.
 type Bus interface {
 	// Publisher returns the bus's publisher; Publish returns once every
 	// message is safe (acked by every subscriber in-process, confirmed by

@@ -18,6 +18,7 @@ import (
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
 	"github.com/commerce-engine/commerce/internal/testsvc"
 	"github.com/commerce-engine/commerce/messaging"
+	"github.com/commerce-engine/commerce/messaging/bustest"
 )
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -38,6 +39,11 @@ func testCtx(t *testing.T) context.Context {
 func busKinds(t *testing.T, fn func(t *testing.T, newBus func(t *testing.T) messaging.Bus)) {
 	t.Run("inprocess", func(t *testing.T) { fn(t, func(t *testing.T) messaging.Bus { return MustInProcessBus(t) }) })
 	t.Run("rabbitmq", func(t *testing.T) { fn(t, func(t *testing.T) messaging.Bus { return MustAMQPBus(t) }) })
+}
+
+// TestBusConforms runs the Bus suite over both adapters.
+func TestBusConforms(t *testing.T) {
+	busKinds(t, bustest.Run)
 }
 
 // MustInProcessBus returns an in-process bus closed when the test ends.
