@@ -11,7 +11,9 @@ import (
 // commands layer read it. The zero Availability (Known false) sets no
 // bound, for callers that fill a cart without asking the catalog.
 type Availability struct {
+	// Known is true when the commands layer read the product's stock.
 	Known bool
+	// Units is how many units were available then.
 	Units int64
 }
 
