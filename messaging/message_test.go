@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/commerce-engine/commerce/domain/cart"
+	"github.com/commerce-engine/commerce/domain/catalog"
+	"github.com/commerce-engine/commerce/domain/checkout"
+	"github.com/commerce-engine/commerce/domain/customer"
+	"github.com/commerce-engine/commerce/domain/order"
+	"github.com/commerce-engine/commerce/domain/payment"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/messaging"
 )
@@ -23,6 +30,26 @@ func TestTopic(t *testing.T) {
 		if got := messaging.Topic(stream); got != want {
 			t.Errorf("Topic(%q) = %q, want %q", stream, got, want)
 		}
+	}
+}
+
+// TestDomainStreamsHaveTopics checks that every aggregate's stream prefix
+// is one category: its streams all go to the topic named after it, and no
+// two aggregates share a topic.
+func TestDomainStreamsHaveTopics(t *testing.T) {
+	seen := map[string]string{}
+	for _, p := range []string{cart.StreamPrefix, catalog.StreamPrefix, checkout.StreamPrefix, customer.StreamPrefix, order.StreamPrefix, payment.StreamPrefix} {
+		want := messaging.TopicPrefix + strings.TrimSuffix(p, "-")
+		if !strings.HasSuffix(p, "-") || strings.Count(p, "-") != 1 {
+			t.Errorf("stream prefix %q is not one category and a '-'", p)
+		}
+		if got := messaging.Topic(p + "1f2e-3a"); got != want || messaging.Topic(p) != want {
+			t.Errorf("streams of %q go to %s, want %s", p, got, want)
+		}
+		if other, ok := seen[want]; ok {
+			t.Errorf("%q and %q share topic %s", p, other, want)
+		}
+		seen[want] = p
 	}
 }
 
