@@ -18,7 +18,6 @@ import (
 
 // AMQPBus is the Bus on RabbitMQ, for roles in several processes.
 type AMQPBus struct {
-	logger   *slog.Logger
 	wlogger  watermill.LoggerAdapter
 	cfg      AMQPConfig
 	pub      *amqpPublisher
@@ -76,7 +75,7 @@ func NewAMQP(cfg AMQPConfig, logger *slog.Logger) (*AMQPBus, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	b := &AMQPBus{logger: logger, wlogger: watermillLogger(logger), cfg: cfg, names: map[string]bool{}, instance: uuid.NewString()}
+	b := &AMQPBus{wlogger: watermillLogger(logger), cfg: cfg, names: map[string]bool{}, instance: uuid.NewString()}
 	b.pub = newAMQPPublisher(cfg, logger, func(exchange string) { b.record("x:" + exchange) })
 	if err := b.pub.ping(); err != nil {
 		return nil, fmt.Errorf("messaging: connect to RabbitMQ: %w", err)
