@@ -58,7 +58,7 @@ func Run(t *testing.T, newLimiter NewLimiter) {
 		if ok, _, err := l.Allow(ctx, "k"); err != nil || ok {
 			t.Fatalf("second: %v, %v; want denied", ok, err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			time.Sleep(50 * time.Millisecond)
 			ok, _, err := l.Allow(ctx, "k")
