@@ -469,16 +469,16 @@ func TestCloseFailsQueuedAppends(t *testing.T) {
 		queued = append(queued, enqueue(t, ctx, s, fmt.Sprintf("queued-%d", i), eventstore.Any, newEvent("test.queued", `{}`)))
 	}
 
-	start := time.Now()
+	// The lock is held until after Close returns. A Close that waited for
+	// it would see the in-flight append end when its busy timeout ran out,
+	// with SQLITE_BUSY; only a Close that ends the wait makes it ErrClosed.
+	// That outcome, not how long Close took, proves it did not wait.
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Close took %v: it waited for the lock instead of giving up", d)
-	}
 	for i, ch := range append([]<-chan appendOutcome{inFlight}, queued...) {
 		if o := <-ch; !errors.Is(o.err, eventstore.ErrClosed) {
-			t.Errorf("append %d ended with %v, want ErrClosed", i, o.err)
+			t.Errorf("append %d ended with %v, want ErrClosed (the in-flight one, 0, waited for the lock if not)", i, o.err)
 		}
 	}
 	if err := <-subDone; !errors.Is(err, eventstore.ErrClosed) {
