@@ -68,6 +68,9 @@ type Cache struct {
 	TTL time.Duration
 	// Registerer gets the cache's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Now is the clock that times the pause after a Redis error (time.Now
+	// when nil); tests move it instead of sleeping through the pause.
+	Now func() time.Time
 
 	initOnce sync.Once
 	// version is the last version Run read; haveVersion is false until
@@ -283,10 +286,17 @@ func (c *Cache) appendKey(b []byte, u *url.URL) ([]byte, bool) {
 	return b, true
 }
 
+func (c *Cache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
 // redisGet reads key from Redis; nil on a miss, an error, or while Redis
 // is skipped after an error.
 func (c *Cache) redisGet(ctx context.Context, key string) *entry {
-	if c.Redis == nil || time.Now().UnixNano() < c.redisDownUntil.Load() {
+	if c.Redis == nil || c.now().UnixNano() < c.redisDownUntil.Load() {
 		return nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
@@ -309,7 +319,7 @@ func (c *Cache) redisGet(ctx context.Context, key string) *entry {
 
 // redisSet stores e in Redis; failures are counted and skip Redis a while.
 func (c *Cache) redisSet(ctx context.Context, e *entry) {
-	if c.Redis == nil || time.Now().UnixNano() < c.redisDownUntil.Load() {
+	if c.Redis == nil || c.now().UnixNano() < c.redisDownUntil.Load() {
 		return
 	}
 	ttl := c.TTL
@@ -330,7 +340,7 @@ func (c *Cache) redisFailed(ctx context.Context) {
 		return
 	}
 	c.redisErrors.Inc()
-	c.redisDownUntil.Store(time.Now().Add(redisBackoff).UnixNano())
+	c.redisDownUntil.Store(c.now().Add(redisBackoff).UnixNano())
 }
 
 // entry is one cached answer, its headers ready to assign.
