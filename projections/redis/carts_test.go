@@ -400,7 +400,7 @@ func TestRebuildWhileReadingAndWriting(t *testing.T) {
 	writesBefore := writes.Load()
 	go func() { done <- c.Rebuild(ctx, sh.store, predis.RebuildOptions{Batch: 10}) }()
 	// A second rebuild while the first holds the lock is refused.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for c.Client.Exists(ctx, c.Prefix+"carts:rebuild:lock").Val() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the rebuild never took its lock")
@@ -414,7 +414,13 @@ func TestRebuildWhileReadingAndWriting(t *testing.T) {
 		t.Fatalf("rebuild: %v", err)
 	}
 	duringReads, duringWrites := reads.Load()-readsBefore, writes.Load()-writesBefore
-	time.Sleep(50 * time.Millisecond) // reads and writes after the swap
+	// Some reads and writes after the swap, however slow the machine.
+	for deadline := time.Now().Add(30 * time.Second); reads.Load() < readsBefore+duringReads+10 || writes.Load() < writesBefore+duringWrites+10; {
+		if time.Now().After(deadline) || firstProblem.Load() != nil {
+			break // the checks below say what went wrong
+		}
+		time.Sleep(time.Millisecond)
+	}
 	close(stop)
 	wg.Wait()
 	if p := firstProblem.Load(); p != nil {
@@ -465,8 +471,14 @@ func TestRedisDown(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: no error with Redis down", what)
 		}
-		if took := time.Since(began); took > limit+200*time.Millisecond {
-			t.Errorf("%s took %v, past the deadline", what, took)
+		// Left to itself the client retries the refused dials for well
+		// over the limit and ends with their error: an answer that names
+		// the deadline is one that kept it, however busy the machine.
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s ended with %v, not at its deadline", what, err)
+		}
+		if took := time.Since(began); took > limit+10*time.Second {
+			t.Errorf("%s took %v, far past the deadline", what, took)
 		}
 	}
 	check("Cart", func(ctx context.Context) error { _, err := c.Cart(ctx, "x"); return err })
