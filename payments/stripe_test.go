@@ -199,7 +199,10 @@ func TestStripeRequestShape(t *testing.T) {
 func TestStripeBreakerOpensAndRecovers(t *testing.T) {
 	t.Parallel()
 	f, srv := newFake(t, 500, apiError)
-	s, _ := newStripe(t, payments.StripeConfig{APIBase: srv.URL, ConsecutiveFailures: 3, OpenFor: 200 * time.Millisecond})
+	// Open long enough that the calls below meet it open on a busy machine;
+	// the test waits it out below (it runs beside the others).
+	const openFor = 10 * time.Second
+	s, _ := newStripe(t, payments.StripeConfig{APIBase: srv.URL, ConsecutiveFailures: 3, OpenFor: openFor})
 	ctx := context.Background()
 	for i := range 3 {
 		_, err := s.CreateIntent(ctx, intentReq)
@@ -242,7 +245,12 @@ func TestStripeBreakerOpensAndRecovers(t *testing.T) {
 	}
 
 	f.answer(200, piCreated)
-	time.Sleep(250 * time.Millisecond)
+	for deadline := time.Now().Add(openFor + 30*time.Second); s.BreakerState() == "open"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker still open %v after OpenFor %v", openFor+30*time.Second, openFor)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := s.BreakerState(); got != "half-open" {
 		t.Errorf("BreakerState after OpenFor = %q, want half-open", got)
 	}
