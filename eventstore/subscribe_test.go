@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,17 +12,25 @@ import (
 )
 
 // logReader is a $all of n events at positions 1..n, of which only
-// position 1 is in stream "order-1"; it records where each read starts.
+// position 1 is in stream "order-1"; it records where each read starts,
+// and reads, when set, hears of each read.
 type logReader struct {
 	mu     sync.Mutex
 	n      eventstore.Position
 	afters []eventstore.Position
+	reads  chan<- struct{}
 }
 
 func (l *logReader) ReadAll(_ context.Context, opts eventstore.ReadAllOptions) ([]eventstore.Event, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.afters = append(l.afters, opts.After)
+	if l.reads != nil {
+		select {
+		case l.reads <- struct{}{}:
+		default: // the test has heard enough
+		}
+	}
 	var out []eventstore.Event
 	for p := opts.After + 1; p <= l.n && len(out) < opts.Limit; p++ {
 		e := eventstore.Event{Position: p, StreamID: "product-1", Type: "product.updated"}
@@ -45,7 +54,8 @@ func (l *logReader) Head(context.Context) (eventstore.Position, error) {
 // back short, the next one starts at the head taken before it, instead of
 // scanning again every event the filter skipped since its last match.
 func TestFilteredCatchUpStartsPastWhatItSkipped(t *testing.T) {
-	l := &logReader{n: 100}
+	reads := make(chan struct{}, 3)
+	l := &logReader{n: 100, reads: reads}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -55,7 +65,13 @@ func TestFilteredCatchUpStartsPastWhatItSkipped(t *testing.T) {
 			eventstore.SubscribeOptions{Filter: eventstore.Filter{StreamPrefix: "order-"}, BatchSize: 10},
 			func(eventstore.Event) error { delivered++; return nil })
 	}()
-	time.Sleep(50 * time.Millisecond)
+	for i := range cap(reads) {
+		select {
+		case <-reads:
+		case <-time.After(time.Minute):
+			t.Fatalf("%d reads in a minute, polling every millisecond", i)
+		}
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
@@ -97,13 +113,16 @@ func TestCatchUpGathersWakeUps(t *testing.T) {
 			})
 	}()
 	for range 200 {
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // spread the wake-ups out, for Gather to gather
 		l.mu.Lock()
 		l.n++
 		l.mu.Unlock()
 		wake.Notify()
 	}
-	time.Sleep(3 * gather)
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(delivered) }
+	for deadline := time.Now().Add(time.Minute); count() < 225 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
@@ -118,15 +137,47 @@ func TestCatchUpGathersWakeUps(t *testing.T) {
 			t.Fatalf("delivered position %d as number %d", p, i+1)
 		}
 	}
-	// A read that came back full (the first: 25 events in batches of 10)
-	// is followed at once; other reads are Gather apart.
-	if starts[1].Sub(starts[0]) >= gather {
-		t.Errorf("a full read was followed after %v, want at once", starts[1].Sub(starts[0]))
-	}
+	// Reads that follow one that came back short are Gather apart (that a
+	// full one is followed at once is TestCatchUpFollowsAFullReadAtOnce).
 	for i := 1; i < len(starts); i++ {
 		if d := starts[i].Sub(starts[i-1]); d < gather && sizes[i-1] < 10 {
 			t.Fatalf("reads %d and %d started %v apart, less than Gather %v (%d reads for 200 wake-ups)", i-1, i, d, gather, len(starts))
 		}
+	}
+}
+
+// TestCatchUpFollowsAFullReadAtOnce: a read that came back full is followed
+// by the next at once, without waiting for Gather, a wake-up or a poll, all
+// hours long here: the 25 events of batches of 10 arrive in three reads.
+func TestCatchUpFollowsAFullReadAtOnce(t *testing.T) {
+	l := &logReader{n: 25}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	delivered := make(chan eventstore.Position, 25)
+	done := make(chan error, 1)
+	go func() {
+		done <- eventstore.CatchUp(ctx, l, eventstore.NewNotifier(), eventstore.PollInterval{Min: 6 * time.Hour, Max: 6 * time.Hour, Gather: 6 * time.Hour},
+			eventstore.SubscribeOptions{BatchSize: 10},
+			func(e eventstore.Event) error { delivered <- e.Position; return nil })
+	}()
+	for want := eventstore.Position(1); want <= 25; want++ {
+		select {
+		case p := <-delivered:
+			if p != want {
+				t.Fatalf("delivered position %d, want %d", p, want)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("position %d not delivered within a minute: a full read waited", want)
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if want := []eventstore.Position{0, 10, 20}; !slices.Equal(l.afters, want) {
+		t.Fatalf("reads started at %v, want %v", l.afters, want)
 	}
 }
 
