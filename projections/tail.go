@@ -29,6 +29,10 @@ type tail struct {
 	end     eventstore.Position // how far the store has been read
 	at      time.Time           // when the window was last refreshed
 	loading chan struct{}       // closed when the refresh under way ends
+
+	// waiting, when set (by tests), is called as a reader starts to wait
+	// for the refresh under way.
+	waiting func()
 }
 
 // tailPages bounds how many store reads one refresh makes, so a burst
@@ -74,6 +78,9 @@ func (t *tail) refresh(ctx context.Context) error {
 		if wait := t.loading; wait != nil {
 			seen := t.at
 			t.mu.Unlock()
+			if t.waiting != nil {
+				t.waiting()
+			}
 			select {
 			case <-wait:
 			case <-ctx.Done():

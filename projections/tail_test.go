@@ -67,6 +67,8 @@ func TestTailSharesOneRefresh(t *testing.T) {
 	add(3)
 	s.gate = make(chan struct{})
 	s.reads.Store(0)
+	var waiting atomic.Int64
+	tl.waiting = func() { waiting.Add(1) }
 	var wg sync.WaitGroup
 	got := make([]int, 5)
 	for i := range got {
@@ -78,10 +80,13 @@ func TestTailSharesOneRefresh(t *testing.T) {
 			got[i] = len(evs)
 		})
 	}
-	for s.reads.Load() == 0 {
+	// One reader refreshes (held at the gate), the four others wait for it.
+	for deadline := time.Now().Add(time.Minute); s.reads.Load() == 0 || waiting.Load() < int64(len(got)-1); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d store reads and %d readers waiting after a minute, want 1 and %d", s.reads.Load(), waiting.Load(), len(got)-1)
+		}
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond) // let the other readers arrive
 	close(s.gate)
 	wg.Wait()
 	if n := s.reads.Load(); n != 1 {
