@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -31,8 +32,8 @@ func recv(t *testing.T, ch <-chan live.Update) live.Update {
 	select {
 	case u := <-ch:
 		return u
-	case <-time.After(5 * time.Second):
-		t.Fatal("no update within 5s")
+	case <-time.After(30 * time.Second):
+		t.Fatal("no update within 30s")
 		return live.Update{}
 	}
 }
@@ -255,8 +256,8 @@ func TestHandlerStreamsOwnUpdates(t *testing.T) {
 				t.Fatal("stream ended")
 			}
 			return l
-		case <-time.After(5 * time.Second):
-			t.Fatal("no line within 5s")
+		case <-time.After(30 * time.Second):
+			t.Fatal("no line within 30s")
 			return ""
 		}
 	}
@@ -334,7 +335,7 @@ func TestHubCloseEndsStreams(t *testing.T) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("stream still open after Hub.Close")
 	}
 	if _, ok := <-func() <-chan live.Update { ch, _ := hub.Subscribe("x"); return ch }(); ok {
@@ -366,14 +367,19 @@ func TestGateHoldsUpdatesUntilReadable(t *testing.T) {
 	ch, cancel := hub.Subscribe("cus-g")
 	defer cancel()
 	var readable atomic.Int64
-	g := &live.Gate{Hub: hub, MaxHold: 300 * time.Millisecond, Poll: time.Millisecond, Readable: at(&readable)}
+	// MaxHold hours long: here only the read side releases updates.
+	g := &live.Gate{Hub: hub, MaxHold: 6 * time.Hour, Poll: time.Millisecond, Readable: at(&readable)}
 	stop := runGate(g)
+	// none holds a marker at a position already readable: the gate must
+	// push it, and an update it pushed wrongly before would come first.
+	marks := 0
 	none := func(what string) {
 		t.Helper()
-		select {
-		case u := <-ch:
+		marks++
+		mark := fmt.Sprintf("mark-%d", marks)
+		g.Hold(eventstore.Position(readable.Load()), live.Update{OrderID: mark, Status: "placed", CustomerID: "cus-g"})
+		if u := recv(t, ch); u.OrderID != mark {
 			t.Fatalf("%s: %+v was pushed", what, u)
-		case <-time.After(30 * time.Millisecond):
 		}
 	}
 	g.Hold(5, live.Update{OrderID: "o1", Status: "placed", CustomerID: "cus-g"})
@@ -389,10 +395,15 @@ func TestGateHoldsUpdatesUntilReadable(t *testing.T) {
 		t.Fatalf("got %+v, want processing", u)
 	}
 	// A read side that stays behind delays a push by MaxHold, no more.
+	short := &live.Gate{Hub: hub, MaxHold: 300 * time.Millisecond, Poll: time.Millisecond, Readable: at(&readable)}
+	stopShort := runGate(short)
 	held := time.Now()
-	g.Hold(30, live.Update{OrderID: "o2", Status: "placed", CustomerID: "cus-g"})
+	short.Hold(30, live.Update{OrderID: "o2", Status: "placed", CustomerID: "cus-g"})
 	if u := recv(t, ch); u.OrderID != "o2" || time.Since(held) < 300*time.Millisecond {
 		t.Fatalf("got %+v after %v, want o2 after MaxHold", u, time.Since(held))
+	}
+	if err := stopShort(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
 	}
 	g.Hold(40, live.Update{OrderID: "o3", Status: "placed", CustomerID: "cus-g"})
 	if err := stop(); !errors.Is(err, context.Canceled) {
@@ -432,7 +443,7 @@ func TestConsumerHoldsUpdatesAtTheGate(t *testing.T) {
 	ch, cancel := hub.Subscribe("cus-p")
 	defer cancel()
 	var readable atomic.Int64
-	g := &live.Gate{Hub: hub, Poll: time.Millisecond, Readable: at(&readable)}
+	g := &live.Gate{Hub: hub, MaxHold: 6 * time.Hour, Poll: time.Millisecond, Readable: at(&readable)}
 	stop := runGate(g)
 	defer stop()
 	c := &live.Consumer{Hub: hub, Codec: codec, Directory: fakeDirectory{}, Gate: g}
@@ -441,10 +452,11 @@ func TestConsumerHoldsUpdatesAtTheGate(t *testing.T) {
 	if err := c.Handle(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case u := <-ch:
+	// A marker already readable must leave the gate; o1 pushed at once
+	// would come before it.
+	g.Hold(0, live.Update{OrderID: "mark", Status: "placed", CustomerID: "cus-p"})
+	if u := recv(t, ch); u.OrderID != "mark" {
 		t.Fatalf("%+v pushed before its position was readable", u)
-	case <-time.After(30 * time.Millisecond):
 	}
 	readable.Store(7)
 	if u := recv(t, ch); u.OrderID != "o1" {
