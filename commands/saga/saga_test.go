@@ -266,9 +266,13 @@ func TestCheckoutPaidPlacesOneOrder(t *testing.T) {
 	if c := r.cart(shopper); len(c.Lines) != 0 || c.CheckedOut() {
 		t.Fatalf("cart after order: %+v", c)
 	}
-	// Expiry passing after completion changes nothing.
+	// Expiry passing after completion changes nothing. A witness checkout
+	// open beside it must expire: once it is released and unscheduled, the
+	// timeouts have fired at a time past the completed one's expiry too.
+	witness := r.start(r.shopper(map[string]int64{p2: 1}))
 	r.clock.Add(2 * time.Minute)
-	time.Sleep(50 * time.Millisecond)
+	r.eventually("the witness checkout expired", func() bool { return r.checkout(witness.CheckoutID).Status == checkout.StatusReleased })
+	r.eventually("the timeouts to unschedule the witness", func() bool { return r.timeouts.Pending() == 0 })
 	if st := r.checkout(in.CheckoutID); st.Status != checkout.StatusCompleted {
 		t.Fatalf("completed checkout became %s", st.Status)
 	}
