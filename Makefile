@@ -34,9 +34,9 @@ COMMERCE_ESDB_URL ?= kurrentdb://127.0.0.1:2113?tls=false
 test-esdb:
 	COMMERCE_ESDB_URL='$(COMMERCE_ESDB_URL)' go test -count=1 -v ./eventstore/esdb/
 
-## race: the race detector on the concurrent packages (needs gcc, unlike `make test`)
+## race: every test under the race detector, the long ones too (needs gcc, unlike `make test`)
 race:
-	go test -race -short ./eventstore/... ./commands/... ./projections/... ./readapi/... ./httpedge/... ./auth/... ./messaging/... ./payments/... ./notify/... ./cmd/...
+	go test -race -timeout 30m ./...
 
 # An execution count, not a duration: Go 1.26's fuzz coordinator can fail a
 # target with a bare "context deadline exceeded" when a duration runs out
