@@ -58,10 +58,20 @@ BENCH_POSTGRES_URL ?= $(or $(COMMERCE_TEST_POSTGRES_URL),postgres://postgres@127
 bench:
 	go run ./cmd/esbench -pg '$(BENCH_POSTGRES_URL)'
 
-## lint: gofmt must have nothing to say, go vet must pass
+# The golangci-lint `make lint` runs (.golangci.yml), installed into
+# $(go env GOPATH)/bin at this version when that one is missing or another.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(shell go env GOPATH)/bin/golangci-lint
+
+## lint: gofmt must have nothing to say, go vet and golangci-lint (pinned, installed if missing) must pass
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	@if ! "$(GOLANGCI_LINT)" version 2>/dev/null | grep -q "version $(patsubst v%,%,$(GOLANGCI_LINT_VERSION)) "; then \
+		echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; \
+		go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
+	fi
+	"$(GOLANGCI_LINT)" run ./...
 
 ## services: start PostgreSQL, Redis and RabbitMQ from Debian's packages if they are not running
 services:
