@@ -44,12 +44,8 @@ func readSetups() []readSetup {
 			cfg.AdminEmail, cfg.AdminPassword = testAdminEmail, testAdminPassword
 			return cfg, nil
 		}},
-		{"postgres+redis", func(t *testing.T) (Config, []Option) {
-			return productionConfig(t)
-		}},
-		{"kurrentdb-standin+postgres+redis", func(t *testing.T) (Config, []Option) {
-			return kurrentConfig(t)
-		}},
+		{"postgres+redis", productionConfig},
+		{"kurrentdb-standin+postgres+redis", kurrentConfig},
 	}
 }
 
