@@ -129,7 +129,7 @@ func (c *Codec) Decode(ev Event) (any, error) {
 		}
 		next, err := up(data)
 		if err != nil {
-			return nil, fmt.Errorf("%w: upcast %s v%d: %v", ErrDecode, ev.Type, v, err)
+			return nil, fmt.Errorf("%w: upcast %s v%d: %v", ErrDecode, ev.Type, v, err) //nolint:errorlint // ErrDecode is the contract; an upcaster's error is detail
 		}
 		data = next
 	}
@@ -137,7 +137,7 @@ func (c *Codec) Decode(ev Event) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(ptr.Interface()); err != nil {
-		return nil, fmt.Errorf("%w: %s v%d: %v", ErrDecode, ev.Type, e.version, err)
+		return nil, fmt.Errorf("%w: %s v%d: %v", ErrDecode, ev.Type, e.version, err) //nolint:errorlint // ErrDecode is the contract; json's error is detail
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: %s: trailing data", ErrDecode, ev.Type)

@@ -186,7 +186,7 @@ func (s *SMTPSender) Send(ctx context.Context, e Email) error {
 
 func (s *SMTPSender) fail(ctx context.Context, step string, err error) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("notify: smtp %s %s: %w (%v)", s.addr, step, ctx.Err(), err)
+		return fmt.Errorf("notify: smtp %s %s: %w (%v)", s.addr, step, ctx.Err(), err) //nolint:errorlint // the context ended the conversation; the i/o error is detail
 	}
 	return fmt.Errorf("notify: smtp %s %s: %w", s.addr, step, err)
 }

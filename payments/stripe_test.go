@@ -349,7 +349,7 @@ func TestStripeCancelIntentStates(t *testing.T) {
 				t.Errorf("request %s key %q", r.URL.Path, r.Header.Get("Idempotency-Key"))
 			}
 			wantState := "closed"
-			if tt.wantErr == payments.ErrUnavailable {
+			if errors.Is(tt.wantErr, payments.ErrUnavailable) {
 				wantState = "open"
 			}
 			if s.BreakerState() != wantState {

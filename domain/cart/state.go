@@ -43,7 +43,7 @@ func (s State) Priced() ([]PricedLine, money.Money, error) {
 			total, err = total.Add(lt)
 		}
 		if err != nil {
-			return nil, money.Money{}, fmt.Errorf("%w: %v", ErrTotalOverflow, err)
+			return nil, money.Money{}, fmt.Errorf("%w: %v", ErrTotalOverflow, err) //nolint:errorlint // the rule is the error; money's cause is detail
 		}
 		lines = append(lines, PricedLine{ProductID: id, Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: lt})
 	}

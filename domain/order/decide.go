@@ -84,7 +84,7 @@ func place(s State, c Place) ([]any, error) {
 			total, err = total.Add(lt)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrTotalMismatch, err)
+			return nil, fmt.Errorf("%w: %v", ErrTotalMismatch, err) //nolint:errorlint // the rule is the error; money's cause is detail
 		}
 		lines = append(lines, Line{ProductID: l.ProductID, Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: lt})
 	}

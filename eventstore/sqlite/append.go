@@ -262,7 +262,7 @@ func (s *Store) commitGroup(ctx context.Context, w *writer, group []*appendReque
 			// Fails too if SQLite rolled back the whole transaction (I/O
 			// error, disk full): then the group is lost, not just r.
 			if _, err := w.rollbackTo.ExecContext(bg); err != nil {
-				abort(fmt.Errorf("rollback to savepoint after %v: %w", r.err, err))
+				abort(fmt.Errorf("rollback to savepoint after %v: %w", r.err, err)) //nolint:errorlint // the failed rollback is the error; the append's own is detail
 				return
 			}
 		} else if inserted {

@@ -155,7 +155,7 @@ func benchRelay(ctx context.Context, url, prefix string, store eventstore.Store,
 	select {
 	case <-cps.done:
 	case err := <-errc:
-		return 0, fmt.Errorf("bench: relay stopped early: %v", err)
+		return 0, fmt.Errorf("bench: relay stopped early: %v", err) //nolint:errorlint // a benchmark's report, matched by nobody
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}

@@ -395,7 +395,7 @@ func (t *Target) applyTo(ctx context.Context, gen int64, evs []eventstore.Event)
 	}
 	if err := applyScript.Run(ctx, c.Client, skeys, args...).Err(); err != nil {
 		if strings.HasPrefix(err.Error(), "STALEGEN") {
-			return fmt.Errorf("%w: %v", errStaleGeneration, err)
+			return fmt.Errorf("%w: %v", errStaleGeneration, err) //nolint:errorlint // staleness is what callers act on; Redis's error is detail
 		}
 		return fmt.Errorf("redis carts: write generation %d: %w", gen, err)
 	}
@@ -443,7 +443,7 @@ func (c *Carts) Rebuild(ctx context.Context, events eventstore.Store, opts Rebui
 	}()
 	fail := func(err error) error {
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(err, cause) {
-			err = fmt.Errorf("%w (%v)", err, cause)
+			err = fmt.Errorf("%w (%v)", err, cause) //nolint:errorlint // the call's error is the answer; the context's cause is detail
 		}
 		return err
 	}
