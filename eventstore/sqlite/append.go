@@ -117,7 +117,7 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.insert, `INSERT INTO events (id, stream_id, version, type, schema_version, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 	}
 	for _, st := range stmts {
-		p, err := conn.PrepareContext(ctx, st.query)
+		p, err := conn.PrepareContext(ctx, st.query) //nolint:sqlclosecheck // kept in the writer for its life; writer.close closes them
 		if err != nil {
 			w.close()
 			return nil, fmt.Errorf("prepare %q: %w", st.query, err)
