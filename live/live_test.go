@@ -226,7 +226,7 @@ func TestHandlerStreamsOwnUpdates(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/orders/live", nil)
 	req.Header.Set("Authorization", "Bearer "+tokenFor("cus-a"))
-	resp, err := srv.Client().Do(req)
+	resp, err := srv.Client().Do(req) //nolint:bodyclose // closed by the defer below
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestHubCloseEndsStreams(t *testing.T) {
 	srv, tokenFor := liveServer(t, hub)
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/orders/live", nil)
 	req.Header.Set("Authorization", "Bearer "+tokenFor("cus-a"))
-	resp, err := srv.Client().Do(req)
+	resp, err := srv.Client().Do(req) //nolint:bodyclose // closed by the defer below
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -658,11 +658,12 @@ func openLive(t *testing.T, c client) <-chan liveFrame {
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/orders/live", nil)
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := openapitest.Client(t).Do(req)
+	resp, err := openapitest.Client(t).Do(req) //nolint:bodyclose // closed below, or by the reader goroutine
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body.Close()
 		t.Fatalf("live: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	out := make(chan liveFrame, 64)
