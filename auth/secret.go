@@ -35,7 +35,7 @@ func LoadOrCreateSecret(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: create secret file in %s: %w", dir, err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	secret := make([]byte, MinSecretBytes)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails (it crashes the program instead).
 	if err := writeSync(tmp, secret); err != nil {

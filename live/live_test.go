@@ -293,7 +293,7 @@ func TestHandlerStreamsOwnUpdates(t *testing.T) {
 	cancel() // the client goes away
 	for range lines {
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	srv.Client().CloseIdleConnections()
 	srv.Close() // waits for the handler to return
 	// Its deferred cancel removed A's subscription: nothing fills a buffer.
@@ -334,7 +334,7 @@ func TestHubCloseEndsStreams(t *testing.T) {
 		done <- err
 	}()
 	select {
-	case <-done:
+	case <-done: //nolint:errcheck // EOF or a reset: either way the stream ended
 	case <-time.After(30 * time.Second):
 		t.Fatal("stream still open after Hub.Close")
 	}
@@ -428,7 +428,7 @@ func TestGateOutlivesAHangingReadSide(t *testing.T) {
 	g := &live.Gate{Hub: hub, MaxHold: 100 * time.Millisecond, Poll: time.Millisecond,
 		Readable: func(ctx context.Context) (eventstore.Position, error) { <-ctx.Done(); return 0, ctx.Err() }}
 	stop := runGate(g)
-	defer stop()
+	defer func() { _ = stop() }()
 	g.Hold(3, live.Update{OrderID: "o1", Status: "placed", CustomerID: "cus-h"})
 	if u := recv(t, ch); u.OrderID != "o1" {
 		t.Fatalf("got %+v", u)
@@ -445,7 +445,7 @@ func TestConsumerHoldsUpdatesAtTheGate(t *testing.T) {
 	var readable atomic.Int64
 	g := &live.Gate{Hub: hub, MaxHold: 6 * time.Hour, Poll: time.Millisecond, Readable: at(&readable)}
 	stop := runGate(g)
-	defer stop()
+	defer func() { _ = stop() }()
 	c := &live.Consumer{Hub: hub, Codec: codec, Directory: fakeDirectory{}, Gate: g}
 	e := event(t, order.Placed{OrderID: "o1", CustomerID: "cus-p", At: time.Now()})
 	e.Position = 7

@@ -269,7 +269,7 @@ func TestStripeClosedPortIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	s, _ := newStripe(t, payments.StripeConfig{APIBase: "http://" + addr, ConsecutiveFailures: 2, OpenFor: time.Minute, Timeout: 2 * time.Second})
 	for range 2 {
 		if _, err := s.CreateIntent(context.Background(), intentReq); !errors.Is(err, payments.ErrUnavailable) {

@@ -663,7 +663,7 @@ func openLive(t *testing.T, c client) <-chan liveFrame {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		t.Fatalf("live: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	out := make(chan liveFrame, 64)

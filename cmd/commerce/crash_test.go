@@ -462,7 +462,7 @@ func newCrashChild(t *testing.T, bin, dataDir string) *crashChild {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	var env []string
 	for _, kv := range os.Environ() { // nothing of the caller's engine setup leaks in
 		if !strings.HasPrefix(kv, "COMMERCE_") && !strings.HasPrefix(kv, "STRIPE_") {
@@ -519,7 +519,7 @@ func (c *crashChild) start(t *testing.T) {
 	for {
 		resp, err := crashHTTP.Get(c.url + "/readyz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}

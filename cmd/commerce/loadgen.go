@@ -349,7 +349,7 @@ func (l *lgLive) follow(ctx context.Context, c lgClient, stream *http.Client) {
 					l.seen(u.OrderID)
 				}
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 		select {
 		case <-ctx.Done():

@@ -282,7 +282,7 @@ func TestServeEndToEnd(t *testing.T) {
 			if err != nil {
 				break
 			}
-			c.Close()
+			_ = c.Close()
 			if time.Now().After(deadline) {
 				t.Fatal("the server still accepts connections 10s after the stop")
 			}
@@ -337,7 +337,7 @@ func TestShutdownTimeoutCutsOffStuckRequests(t *testing.T) {
 	go func() {
 		resp, err := http.Get(srv.url + "/stuck")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 	}()
 	<-started
@@ -516,7 +516,7 @@ func TestProfilerOnlyOnItsOwnAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	debug := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	cfg := testConfig(t)
 	cfg.DebugAddr = debug
 	srv := MustRun(t, cfg)
@@ -528,7 +528,7 @@ func TestProfilerOnlyOnItsOwnAddress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != tc.want {
 			t.Fatalf("GET %s: %d, want %d", tc.url, resp.StatusCode, tc.want)
 		}

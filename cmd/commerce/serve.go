@@ -322,7 +322,7 @@ func (m *Main) openEventStore(ctx context.Context) (pingStore, error) {
 			return nil, fmt.Errorf("open the KurrentDB/EventStoreDB event store at %s: %w", redactURL(m.cfg.EventStoreURL), err)
 		}
 		if err := s.Ping(ctx); err != nil {
-			s.Close()
+			_ = s.Close()
 			return nil, fmt.Errorf("reach the KurrentDB/EventStoreDB event store at %s: %w", redactURL(m.cfg.EventStoreURL), err)
 		}
 		return s, nil

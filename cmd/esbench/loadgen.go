@@ -49,7 +49,7 @@ func benchLoadgen(ctx context.Context, pgURL, redisURL, amqpURL string, shoppers
 	if err != nil {
 		fatalf("loadgen: %v", err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	bin := filepath.Join(dir, "commerce")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/commerce").CombinedOutput(); err != nil {
 		fatalf("loadgen: build commerce: %v\n%s", err, out)
@@ -202,7 +202,7 @@ func lgServe(ctx context.Context, bin, dir string, env []string, split, profiled
 	for {
 		resp, err := http.Get("http://" + lgAddr + "/readyz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return stop, debug
 			}

@@ -146,7 +146,7 @@ func benchSQLite(ctx context.Context, writers []int, appends bool, dur time.Dura
 	if err != nil {
 		fatalf("%v", err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	for _, batch := range []int{1, 10} {
 		for _, w := range writers {
 			if !appends {
@@ -330,11 +330,11 @@ SELECT gen_random_uuid()::text, g, 'cart.item_added', 1, '%s', '%s' FROM generat
 	if err != nil {
 		fatalf("%v", err)
 	}
-	defer os.Remove(f.Name())
+	defer func() { _ = os.Remove(f.Name()) }()
 	if _, err := f.WriteString(script); err != nil {
 		fatalf("%v", err)
 	}
-	f.Close()
+	_ = f.Close()
 	secs := max(1, int(dur.Seconds()))
 	cmd := exec.Command("pgbench", "-n", "-f", f.Name(), "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 4)),
 		"-T", strconv.Itoa(secs), url)

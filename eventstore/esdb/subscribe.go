@@ -91,7 +91,7 @@ func (s *Store) resubscribe(ctx context.Context, what string, open func() (*kurr
 		if err == nil {
 			var delivered bool
 			delivered, err = s.drain(sub, handle)
-			sub.Close()
+			_ = sub.Close()
 			var dropped errDropped
 			if !errors.As(err, &dropped) {
 				return struct{}{}, backoff.Permanent(err) // the handler's error, or an event that cannot be mapped

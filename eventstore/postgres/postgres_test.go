@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -131,7 +132,9 @@ func TestCommitsLandOutOfOrder(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stopSub()
-	<-subDone
+	if err := <-subDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("subscription ended with %v", err)
+	}
 	if late == 0 {
 		t.Fatalf("no commit landed out of position order: the test did not exercise the trap")
 	}

@@ -130,10 +130,10 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 func (w *writer) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo, w.byID, w.streamVersion, w.atVersion, w.insert} {
 		if st != nil {
-			st.Close()
+			_ = st.Close()
 		}
 	}
-	w.conn.Close()
+	_ = w.conn.Close()
 }
 
 // runWriter is the writer goroutine: it takes every queued append, commits

@@ -88,8 +88,8 @@ func holdWriteLock(t *testing.T, path string) (release func()) {
 			if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
 				t.Errorf("release write lock: %v", err)
 			}
-			conn.Close()
-			db.Close()
+			_ = conn.Close()
+			_ = db.Close()
 		})
 	}
 	t.Cleanup(release)
@@ -213,7 +213,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
+	_ = s.Close()
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s, err := sqlite.Open(path); err == nil {
-		s.Close()
+		_ = s.Close()
 		t.Fatal("opened a database migrated by a newer binary")
 	}
 }

@@ -79,7 +79,7 @@ func Open(path string) (*Store, error) {
 	write.SetMaxIdleConns(1)
 	fail := func(err error, dbs ...*sql.DB) (*Store, error) {
 		for _, db := range dbs {
-			db.Close()
+			_ = db.Close()
 		}
 		return nil, fmt.Errorf("sqlite open %s: %w", path, err)
 	}

@@ -128,7 +128,7 @@ func StripeMock(tb testing.TB) string {
 		tb.Fatalf("start %s: %v", bin, err)
 	}
 	tb.Cleanup(func() { _ = cmd.Process.Kill() })
-	go func() { _ = cmd.Wait(); pw.Close() }()
+	go func() { _ = cmd.Wait(); _ = pw.Close() }()
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)

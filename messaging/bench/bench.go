@@ -43,7 +43,7 @@ func Publish(ctx context.Context, url, prefix string, n, size int) (relayRate, r
 	if err != nil {
 		return 0, 0, fmt.Errorf("bench: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	store, err := sqlite.Open(filepath.Join(dir, "events.db"))
 	if err != nil {
 		return 0, 0, fmt.Errorf("bench: %w", err)

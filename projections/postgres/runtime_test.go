@@ -880,7 +880,7 @@ func TestSwapYieldsToReaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reader.Rollback(ctx)
+	defer func() { _ = reader.Rollback(ctx) }() // after Commit, ErrTxClosed
 	var pos, sum int64
 	if err := reader.QueryRow(ctx, "SELECT position FROM "+e.checkpointView(e.priv)).Scan(&pos); err != nil || pos != 300 {
 		t.Fatalf("reader: position %d, %v", pos, err)
