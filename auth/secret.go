@@ -44,7 +44,7 @@ func LoadOrCreateSecret(path string) ([]byte, error) {
 	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("auth: create secret file %s: %w", path, err)
 	}
-	if d, err := os.Open(dir); err == nil {
+	if d, err := os.Open(dir); err == nil { //nolint:gosec // G304: the data directory the operator configured
 		_ = d.Sync() // make the new name durable; best effort
 		_ = d.Close()
 	}
@@ -79,7 +79,7 @@ func readSecret(path string) ([]byte, error) {
 	if info.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s", ErrSecretFileMode, path)
 	}
-	secret, err := os.ReadFile(path)
+	secret, err := os.ReadFile(path) //nolint:gosec // G304: the key file in the configured data directory
 	if err != nil {
 		return nil, fmt.Errorf("auth: read secret file %s: %w", path, err)
 	}

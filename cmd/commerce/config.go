@@ -203,12 +203,12 @@ const (
 	envAnalystPassword     = "COMMERCE_ANALYST_PASSWORD"
 	envAMQPURL             = "COMMERCE_AMQP_URL"
 	envStripeSecretKey     = "STRIPE_SECRET_KEY"
-	envStripeWebhookSecret = "STRIPE_WEBHOOK_SECRET"
+	envStripeWebhookSecret = "STRIPE_WEBHOOK_SECRET" //nolint:gosec // G101: the variable's name, not a secret
 	envStripeAPIBase       = "STRIPE_API_BASE"
 	envSMTPURL             = "COMMERCE_SMTP_URL"
 	envMailFrom            = "COMMERCE_MAIL_FROM"
 	envPublicURL           = "COMMERCE_PUBLIC_URL"
-	envJWTSecret           = "COMMERCE_JWT_SECRET"
+	envJWTSecret           = "COMMERCE_JWT_SECRET" //nolint:gosec // G101: the variable's name, not a secret
 	envAdminEmail          = "COMMERCE_ADMIN_EMAIL"
 	envAdminPassword       = "COMMERCE_ADMIN_PASSWORD"
 	envRoles               = "COMMERCE_ROLES"

@@ -45,7 +45,7 @@ func projectionsCommand(ctx context.Context, cfg Config, args []string, log *slo
 		if rm.inMemory {
 			return errInMemoryModels
 		}
-		name := args[1]
+		name := args[1] //nolint:gosec // G602: run accepts rebuild with exactly one NAME
 		var last time.Time
 		var names []string
 		for _, md := range rm.models {

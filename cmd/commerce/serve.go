@@ -327,7 +327,7 @@ func (m *Main) openEventStore(ctx context.Context) (pingStore, error) {
 		}
 		return s, nil
 	default:
-		if err := os.MkdirAll(m.cfg.DataDir, 0o750); err != nil {
+		if err := os.MkdirAll(m.cfg.DataDir, 0o750); err != nil { //nolint:gosec // G703: the operator chooses the data directory
 			return nil, fmt.Errorf("%s: create %s: %w", envDataDir, m.cfg.DataDir, err)
 		}
 		path := filepath.Join(m.cfg.DataDir, sqliteFileName)

@@ -55,7 +55,7 @@ type writeSide struct {
 func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writeSide, error) {
 	secret := []byte(m.cfg.JWTSecret)
 	if len(secret) == 0 {
-		if err := os.MkdirAll(m.cfg.DataDir, 0o750); err != nil {
+		if err := os.MkdirAll(m.cfg.DataDir, 0o750); err != nil { //nolint:gosec // G703: the operator chooses the data directory
 			return nil, fmt.Errorf("%s: %w", envDataDir, err)
 		}
 		s, err := auth.LoadOrCreateSecret(filepath.Join(m.cfg.DataDir, jwtKeyFile))

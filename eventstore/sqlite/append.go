@@ -216,7 +216,7 @@ func (s *Store) commitGroup(ctx context.Context, w *writer, group []*appendReque
 		answer()
 	}
 	abort := func(err error) {
-		w.rollback.ExecContext(bg) //nolint:errcheck // SQLite may have rolled back already
+		w.rollback.ExecContext(bg) //nolint:errcheck,gosec // SQLite may have rolled back already
 		failAll(err)
 	}
 
@@ -235,7 +235,7 @@ func (s *Store) commitGroup(ctx context.Context, w *writer, group []*appendReque
 		var inserted bool
 		r.res, inserted, r.err = w.apply(bg, r, now)
 		if r.err != nil {
-			w.rollback.ExecContext(bg) //nolint:errcheck // nothing of the group was written either way
+			w.rollback.ExecContext(bg) //nolint:errcheck,gosec // nothing of the group was written either way
 			answer()
 			return
 		}
