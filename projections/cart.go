@@ -45,7 +45,7 @@ func (m *MemoryCarts) Position(ctx context.Context) (eventstore.Position, error)
 
 // Apply implements Target; Evolve never mutates its input, so the touched
 // carts are new values swapped in with the checkpoint.
-func (m *MemoryCarts) Apply(_ context.Context, evs []eventstore.Event) error {
+func (m *MemoryCarts) Apply(ctx context.Context, evs []eventstore.Event) error {
 	m.mu.RLock()
 	from := m.pos
 	m.mu.RUnlock()
@@ -62,7 +62,7 @@ func (m *MemoryCarts) Apply(_ context.Context, evs []eventstore.Event) error {
 		id := CartID(e)
 		s, ok := touched[id]
 		if !ok {
-			s, _ = m.Cart(context.Background(), id)
+			s, _ = m.Cart(ctx, id)
 		}
 		touched[id] = cart.Evolve(s, payload)
 		last = e.Position

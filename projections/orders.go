@@ -63,7 +63,7 @@ func (m *MemoryOrders) Position(ctx context.Context) (eventstore.Position, error
 
 // Apply implements Target: touched orders are copies swapped in with the
 // checkpoint.
-func (m *MemoryOrders) Apply(_ context.Context, evs []eventstore.Event) error {
+func (m *MemoryOrders) Apply(ctx context.Context, evs []eventstore.Event) error {
 	m.mu.RLock()
 	from := m.pos
 	m.mu.RUnlock()
@@ -77,7 +77,7 @@ func (m *MemoryOrders) Apply(_ context.Context, evs []eventstore.Event) error {
 		id := OrderID(e)
 		o, ok := touched[id]
 		if !ok {
-			o, ok, _ = m.Order(context.Background(), id)
+			o, ok, _ = m.Order(ctx, id)
 		}
 		o, placed, err := FoldOrder(m.Codec, o, ok, e)
 		if err != nil {

@@ -271,7 +271,7 @@ func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *re
 // startReadSide starts the read models and their projections. They run
 // until stop, not until the serve context ends, so that reads in flight
 // during a graceful stop are still answered.
-func (m *Main) startReadSide(setup context.Context, store eventstore.Store) (*readSide, error) {
+func (m *Main) startReadSide(setup context.Context, store eventstore.Store) (*readSide, error) { //nolint:contextcheck // runs until stop, past the serve context (above)
 	ctx, cancel := context.WithCancel(context.Background())
 	rs := &readSide{runner: &projections.Runner{Store: store}, rebuilds: &projections.Rebuilds{}, cancel: cancel}
 	rm, err := m.openReadModels(setup, store, commands.NewCodec())

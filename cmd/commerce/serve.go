@@ -128,7 +128,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() {
+	defer func() { //nolint:contextcheck // flushes traces after ctx ended, on a deadline of its own
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if terr := shutdownTracing(sctx); terr != nil {
@@ -219,7 +219,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.log.Info("stopping: draining in-flight requests", "timeout", m.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
+	if serr := srv.Shutdown(sctx); serr != nil { //nolint:contextcheck // ctx has ended: the drain has a deadline of its own
 		_ = srv.Close()
 		err = fmt.Errorf("in-flight requests did not finish within %s (%s); they were cut off: %w",
 			m.cfg.ShutdownTimeout, envShutdownTimeout, serr)
@@ -317,7 +317,7 @@ func (m *Main) openEventStore(ctx context.Context) (pingStore, error) {
 		}
 		return s, nil
 	case eventStoreKurrent:
-		s, err := esdb.Open(esdb.Config{URL: m.cfg.EventStoreURL, Namespace: m.cfg.EventStoreNamespace, Logger: m.log})
+		s, err := esdb.Open(esdb.Config{URL: m.cfg.EventStoreURL, Namespace: m.cfg.EventStoreNamespace, Logger: m.log}) //nolint:contextcheck // the client lives as long as the store, not as the call
 		if err != nil {
 			return nil, fmt.Errorf("open the KurrentDB/EventStoreDB event store at %s: %w", redactURL(m.cfg.EventStoreURL), err)
 		}
@@ -331,7 +331,7 @@ func (m *Main) openEventStore(ctx context.Context) (pingStore, error) {
 			return nil, fmt.Errorf("%s: create %s: %w", envDataDir, m.cfg.DataDir, err)
 		}
 		path := filepath.Join(m.cfg.DataDir, sqliteFileName)
-		s, err := sqlite.Open(path)
+		s, err := sqlite.Open(path) //nolint:contextcheck // the writer lives as long as the store, not as the call
 		if err != nil {
 			return nil, fmt.Errorf("open the embedded event store %s: %w", path, err)
 		}

@@ -197,8 +197,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if !cfg.NoListen {
 		s.origin = uuid.NewString()
 		s.announceCh, s.announcerDone, s.listenerDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
-		go s.announcer()
-		go s.listener(pc.ConnConfig.Copy())
+		go s.announcer()                    //nolint:contextcheck // runs until Close, not until Open returns
+		go s.listener(pc.ConnConfig.Copy()) //nolint:contextcheck // runs until Close, not until Open returns
 	}
 	return s, nil
 }

@@ -44,7 +44,7 @@ func Publish(ctx context.Context, url, prefix string, n, size int) (relayRate, r
 		return 0, 0, fmt.Errorf("bench: %w", err)
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	store, err := sqlite.Open(filepath.Join(dir, "events.db"))
+	store, err := sqlite.Open(filepath.Join(dir, "events.db")) //nolint:contextcheck // the writer lives as long as the store
 	if err != nil {
 		return 0, 0, fmt.Errorf("bench: %w", err)
 	}
