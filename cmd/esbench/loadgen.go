@@ -228,8 +228,12 @@ func lgProfile(addr string, d time.Duration, file string) {
 		log.Printf("loadgen profile: %v", err)
 		return
 	}
-	defer f.Close()
 	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		log.Printf("loadgen profile: %v", err)
+		return
+	}
+	if err := f.Close(); err != nil { // the profile is written only once this succeeds
 		log.Printf("loadgen profile: %v", err)
 		return
 	}
