@@ -164,7 +164,7 @@ func TestTimeout(t *testing.T) {
 		if w.Header().Get("Retry-After") == "" {
 			t.Errorf("%s: 503 without Retry-After", path)
 		}
-		if el := time.Since(start); el > 5*time.Second {
+		if el := time.Since(start); el > 20*time.Second { // a handler the timeout missed would hang
 			t.Errorf("%s took %s", path, el)
 		}
 	}

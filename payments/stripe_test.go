@@ -281,8 +281,10 @@ func TestStripeClosedPortIsUnavailable(t *testing.T) {
 	}
 	_, err = s.CreateIntent(context.Background(), intentReq)
 	var ue *payments.UnavailableError
-	if !errors.As(err, &ue) || ue.RetryAfter < 50*time.Second || ue.RetryAfter > time.Minute {
-		t.Fatalf("open for a minute: error %v, RetryAfter should be close to 1m", err)
+	// What is left of the minute: 30 s leaves a busy machine room between
+	// the trip and this call.
+	if !errors.As(err, &ue) || ue.RetryAfter < 30*time.Second || ue.RetryAfter > time.Minute {
+		t.Fatalf("open for a minute: error %v, RetryAfter should be what is left of 1m", err)
 	}
 }
 
