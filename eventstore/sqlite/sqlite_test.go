@@ -411,7 +411,7 @@ func TestAnotherProcessOnTheSameFile(t *testing.T) {
 			if e.Position != want {
 				t.Fatalf("subscriber got position %d, want %d", e.Position, want)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("subscriber did not see position %d", want)
 		}
 	}
