@@ -51,7 +51,8 @@ func (s *Saga) Handle(ctx context.Context, e eventstore.Event) error {
 	case checkout.Paid:
 		return s.complete(ctx, ev.CheckoutID, e.Version, s.meta(ev.CheckoutID, cause, trace, Actor))
 	case checkout.Abandoned:
-		return s.release(ctx, ev.CheckoutID, s.meta(ev.CheckoutID, cause, trace, Actor))
+		_, err := s.release(ctx, ev.CheckoutID, s.meta(ev.CheckoutID, cause, trace, Actor))
+		return err
 	case checkout.RefundRequested:
 		return s.refundLatePayment(ctx, ev.CheckoutID, s.meta(ev.CheckoutID, cause, trace, Actor))
 	case order.Cancelled:

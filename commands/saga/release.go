@@ -9,6 +9,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/cart"
 	"github.com/commerce-engine/commerce/domain/catalog"
 	"github.com/commerce-engine/commerce/domain/checkout"
+	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/payments"
 )
 
@@ -25,14 +26,15 @@ func (s *Saga) Expire(ctx context.Context, checkoutID string) error {
 
 // release gives back every reservation of an abandoned checkout, unfreezes
 // its cart, cancels its payment intent at the provider (a payment arriving
-// anyway is refunded), and records the release.
-func (s *Saga) release(ctx context.Context, checkoutID string, m meta) error {
+// anyway is refunded), and records the release. It returns the position
+// of the release's record, 0 when there was nothing to release.
+func (s *Saga) release(ctx context.Context, checkoutID string, m meta) (eventstore.Position, error) {
 	st, _, err := commands.Load(ctx, s.run, commands.Checkout, checkout.StreamID(checkoutID))
 	if err != nil {
-		return fmt.Errorf("load checkout %s: %w", checkoutID, err)
+		return 0, fmt.Errorf("load checkout %s: %w", checkoutID, err)
 	}
 	if st.Status != checkout.StatusAbandoned {
-		return nil
+		return 0, nil
 	}
 	now := s.now().UTC()
 	for _, l := range st.Lines {
@@ -46,20 +48,20 @@ func (s *Saga) release(ctx context.Context, checkoutID string, m meta) error {
 			// abandoned: this is a bug worth shouting about, not retrying.
 			s.log.ErrorContext(ctx, "abandoned checkout's reservation was committed", "checkout_id", checkoutID, "product_id", l.ProductID)
 		default:
-			return fmt.Errorf("release %s of checkout %s: %w", l.ProductID, checkoutID, err)
+			return 0, fmt.Errorf("release %s of checkout %s: %w", l.ProductID, checkoutID, err)
 		}
 	}
 	_, err = commands.Handle(ctx, s.run, commands.Cart, cart.StreamID(st.CartID),
 		cart.CancelCheckout{CartID: st.CartID, CheckoutID: checkoutID, Reason: st.Reason, At: now}, m.step("cart-cancel"))
 	if err != nil && !errors.Is(err, cart.ErrNotCheckedOut) {
-		return fmt.Errorf("unfreeze cart of checkout %s: %w", checkoutID, err)
+		return 0, fmt.Errorf("unfreeze cart of checkout %s: %w", checkoutID, err)
 	}
 	if st.ProviderID != "" {
 		err := s.provider.CancelIntent(ctx, st.ProviderID, "cancel-"+checkoutID)
 		if err != nil && !errors.Is(err, payments.ErrAlreadySucceeded) {
-			return fmt.Errorf("cancel payment intent of checkout %s: %w", checkoutID, err)
+			return 0, fmt.Errorf("cancel payment intent of checkout %s: %w", checkoutID, err)
 		}
 	}
-	_, err = s.checkout(ctx, checkoutID, m, "released", checkout.MarkReleased{At: now})
-	return err
+	res, err := s.checkoutResult(ctx, checkoutID, m, "released", checkout.MarkReleased{At: now})
+	return res.Position, err
 }

@@ -78,11 +78,18 @@ func (s *Saga) Expiry() time.Duration { return s.expiry }
 
 // checkout runs one decision on the checkout's stream.
 func (s *Saga) checkout(ctx context.Context, checkoutID string, m meta, step string, cmd any) (checkout.State, error) {
+	res, err := s.checkoutResult(ctx, checkoutID, m, step, cmd)
+	return res.State, err
+}
+
+// checkoutResult is checkout for callers that also need the position of
+// what the command wrote (or had written, when it is replayed).
+func (s *Saga) checkoutResult(ctx context.Context, checkoutID string, m meta, step string, cmd any) (commands.Result[checkout.State], error) {
 	res, err := commands.Handle(ctx, s.run, commands.Checkout, checkout.StreamID(checkoutID), cmd, m.step(step))
 	if err != nil {
-		return res.State, fmt.Errorf("checkout %s %s: %w", checkoutID, step, err)
+		return res, fmt.Errorf("checkout %s %s: %w", checkoutID, step, err)
 	}
-	return res.State, nil
+	return res, nil
 }
 
 // meta is the metadata every command of one checkout carries; step makes

@@ -120,15 +120,15 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 	// cart meanwhile in another tab).
 	res, err := commands.Handle(ctx, s.run, commands.Cart, cartStream, cart.CheckOut{CartID: customerID, CheckoutID: checkoutID, At: now}, m.step("cart-checkout"))
 	if err != nil {
-		_ = s.abandonNow(ctx, checkoutID, m, "cart: "+err.Error(), nil)
+		_, _ = s.abandonNow(ctx, checkoutID, m, "cart: "+err.Error(), nil)
 		return Intent{}, err
 	}
 	if res.State.CheckoutID != checkoutID {
-		_ = s.abandonNow(ctx, checkoutID, m, "cart checked out elsewhere", nil)
+		_, _ = s.abandonNow(ctx, checkoutID, m, "cart checked out elsewhere", nil)
 		return Intent{}, fmt.Errorf("%w: %s", ErrCheckoutInProgress, res.State.CheckoutID)
 	}
 	if frozen, _, err := res.State.Priced(); err != nil || !sameLines(frozen, lines) {
-		_ = s.abandonNow(ctx, checkoutID, m, "cart changed during checkout", nil)
+		_, _ = s.abandonNow(ctx, checkoutID, m, "cart changed during checkout", nil)
 		return Intent{}, ErrCartChanged
 	}
 	var short []checkout.ShortLine
@@ -158,14 +158,15 @@ func (s *Saga) Start(ctx context.Context, customerID string, meta commands.Metad
 	}
 	slices.SortFunc(short, func(a, b checkout.ShortLine) int { return strings.Compare(a.ProductID, b.ProductID) })
 	if len(short) > 0 {
-		if err := s.abandonNow(ctx, checkoutID, m, "stock_short", short); err != nil {
+		// The release's own position, not the store's head: on PostgreSQL
+		// the head lags behind what this request wrote while any older
+		// transaction on the server is open, and a read that waits for it
+		// could miss the writes this answer promises.
+		pos, err := s.abandonNow(ctx, checkoutID, m, "stock_short", short)
+		if err != nil {
 			return Intent{}, err
 		}
-		head, err := s.run.Store.Head(ctx)
-		if err != nil {
-			return Intent{}, fmt.Errorf("read the head after releasing: %w", err)
-		}
-		return Intent{}, &ShortError{Lines: short, Position: head}
+		return Intent{}, &ShortError{Lines: short, Position: pos}
 	}
 	intent, err := s.provider.CreateIntent(ctx, payments.IntentRequest{CheckoutID: checkoutID, PaymentID: paymentID, CustomerID: customerID, Amount: total})
 	if err != nil {
@@ -228,7 +229,7 @@ func sameLines(frozen []cart.PricedLine, lines []checkout.Line) bool {
 // failStart abandons a checkout that could not finish starting, releases
 // what it held, and returns cause for the caller.
 func (s *Saga) failStart(ctx context.Context, checkoutID string, m meta, reason string, cause error) error {
-	if err := s.abandonNow(ctx, checkoutID, m, reason, nil); err != nil {
+	if _, err := s.abandonNow(ctx, checkoutID, m, reason, nil); err != nil {
 		s.log.WarnContext(ctx, "checkout could not be released at once; its timeout will",
 			"checkout_id", checkoutID, "error", err)
 	}
@@ -236,10 +237,11 @@ func (s *Saga) failStart(ctx context.Context, checkoutID string, m meta, reason 
 }
 
 // abandonNow records the abandonment and releases in the caller's request,
-// so a refused checkout answers only once nothing is held.
-func (s *Saga) abandonNow(ctx context.Context, checkoutID string, m meta, reason string, short []checkout.ShortLine) error {
+// so a refused checkout answers only once nothing is held. It returns the
+// position of the release's record.
+func (s *Saga) abandonNow(ctx context.Context, checkoutID string, m meta, reason string, short []checkout.ShortLine) (eventstore.Position, error) {
 	if _, err := s.checkout(ctx, checkoutID, m, "abandon", checkout.Abandon{Reason: reason, Short: short, At: s.now().UTC()}); err != nil {
-		return err
+		return 0, err
 	}
 	return s.release(ctx, checkoutID, m)
 }
