@@ -8,11 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-
-	"github.com/google/uuid"
-
-	"github.com/commerce-engine/commerce/commands"
-	"github.com/commerce-engine/commerce/domain/customer"
 )
 
 // adminCreate creates an admin account, or gives an existing account the
@@ -31,30 +26,14 @@ func adminCreate(ctx context.Context, cfg Config, email string, stdin io.Reader,
 	if password == "" {
 		return fmt.Errorf("no password: set %s or pipe it on standard input", envAdminPassword)
 	}
-	cfg.AdminEmail, cfg.AdminPassword = "", "" // no start-up bootstrap here
-	m := NewMain(cfg, WithLogger(log))
-	store, err := m.openEventStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	ws, err := m.openWriteSide(ctx, store)
-	if err != nil {
-		return err
-	}
-	defer ws.close()
-	meta := commands.Metadata{CommandID: "admin-create-" + uuid.NewString(), Actor: "cli"}
-	_, err = ws.api.Accounts.Register(ctx, email, password, "Administrator", customer.RoleAdmin, meta)
+	created, err := NewMain(cfg, WithLogger(log)).CreateAdmin(ctx, email, password)
 	switch {
-	case errors.Is(err, commands.ErrEmailTaken):
-		if err := ws.api.Accounts.GrantRole(ctx, email, customer.RoleAdmin, meta); err != nil {
-			return fmt.Errorf("grant admin to %s: %w", email, err)
-		}
-		fmt.Fprintf(stdout, "%s already had an account; it is now an admin\n", email)
-		return nil
 	case err != nil:
-		return fmt.Errorf("create admin %s: %w", email, err)
+		return err
+	case !created:
+		fmt.Fprintf(stdout, "%s already had an account; it is now an admin\n", email)
+	default:
+		fmt.Fprintf(stdout, "admin %s created\n", email)
 	}
-	fmt.Fprintf(stdout, "admin %s created\n", email)
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/commerce-engine/commerce/domain/money"
+	"github.com/commerce-engine/commerce/internal/app"
 	"github.com/commerce-engine/commerce/internal/testsvc"
 	"github.com/commerce-engine/commerce/openapi/openapitest"
 	"github.com/commerce-engine/commerce/payments"
@@ -86,7 +87,7 @@ func productionRig(t *testing.T, cfg Config, opts []Option) *checkoutRig {
 	cfg.StripeSecretKey, cfg.StripeWebhookSecret = "sk_test_123", Secret(rig.secret)
 	cfg.StripeAPIBase = "http://" + rig.stripe.ln.Addr().String()
 	prefix := testsvc.UniqueName("co") + "."
-	opts = append(opts, func(m *Main) { m.amqpPrefix = prefix })
+	opts = append(opts, app.WithAMQPPrefix(prefix))
 	smtpAddr, api := testsvc.Mailpit(t)
 	cfg.SMTPURL, cfg.MailFrom, rig.mailpit = "smtp://"+smtpAddr, "shop@example.com", api
 	rig.srv = MustRun(t, cfg, opts...)
@@ -522,7 +523,7 @@ func stripeDownAndBack(t *testing.T, rig *checkoutRig, shopper client, ids []str
 			t.Fatalf("%d reservations of %s held while Stripe is down", n, id)
 		}
 	}
-	if s := rig.srv.checkout.payments.Saga.Provider().(*payments.Stripe).BreakerState(); s != "open" {
+	if s := rig.srv.Saga().Provider().(*payments.Stripe).BreakerState(); s != "open" {
 		t.Fatalf("breaker %s after 6 failures, want open", s)
 	}
 	rig.stripe.heal()

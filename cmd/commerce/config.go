@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/commerce-engine/commerce/eventstore/esdb"
+	"github.com/commerce-engine/commerce/internal/app"
 )
 
 // Config is everything the engine can be told at start. It is filled from
@@ -93,28 +94,25 @@ type Config struct {
 	DebugAddr string
 }
 
-// Role is one part of the engine a process can run; running several
-// processes with different roles is how the engine scales out.
-type Role string
+// Role is one part of the engine a process can run (app.Role).
+type Role = app.Role
 
 // The roles a process can run; by default it runs all of them.
 const (
 	// RoleAPI serves the shop's HTTP API (writes and reads).
-	RoleAPI Role = "api"
+	RoleAPI = app.RoleAPI
 	// RoleProjector turns events into read models.
-	RoleProjector Role = "projector"
+	RoleProjector = app.RoleProjector
 	// RoleSaga drives checkouts: reservations, payments, orders.
-	RoleSaga Role = "saga"
+	RoleSaga = app.RoleSaga
 	// RoleNotifier sends emails and pushes to shoppers.
-	RoleNotifier Role = "notifier"
+	RoleNotifier = app.RoleNotifier
 	// RoleRelay publishes recorded events to the message bus.
-	RoleRelay Role = "relay"
+	RoleRelay = app.RoleRelay
 )
 
 // AllRoles lists every role, in the order they are documented.
-func AllRoles() []Role {
-	return []Role{RoleAPI, RoleProjector, RoleSaga, RoleNotifier, RoleRelay}
-}
+func AllRoles() []Role { return app.AllRoles() }
 
 // Secret is a string that must never reach a log, an error or a terminal:
 // every way of printing it shows "[redacted]" (or nothing when it is empty).
@@ -415,30 +413,16 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 }
 
 // eventStoreKind is what COMMERCE_EVENTSTORE_URL selects.
-type eventStoreKind int
+type eventStoreKind = app.EventStoreKind
 
 const (
-	eventStoreSQLite eventStoreKind = iota
-	eventStorePostgres
-	eventStoreKurrent
+	eventStoreSQLite   = app.EventStoreSQLite
+	eventStorePostgres = app.EventStorePostgres
+	eventStoreKurrent  = app.EventStoreKurrent
 )
 
 // eventStoreKind reads the scheme of EventStoreURL; Validate has checked it.
-func (c Config) eventStoreKind() eventStoreKind {
-	if c.EventStoreURL == "" {
-		return eventStoreSQLite
-	}
-	u, err := url.Parse(c.EventStoreURL)
-	if err != nil {
-		return eventStoreSQLite
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "postgres", "postgresql":
-		return eventStorePostgres
-	default:
-		return eventStoreKurrent
-	}
-}
+func (c Config) eventStoreKind() eventStoreKind { return c.app().EventStoreKind() }
 
 var (
 	postgresSchemes = []string{"postgres", "postgresql"}
@@ -604,32 +588,8 @@ func validateURL(env, raw string, schemes []string, needHost bool) *ConfigError 
 	return nil
 }
 
-// redactURL renders a URL for logs: the password in its user info and any
-// password-like query parameter are replaced. A URL that does not parse is
-// not shown at all.
-func redactURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparseable URL]"
-	}
-	if q := u.Query(); len(q) > 0 {
-		changed := false
-		for k := range q {
-			switch strings.ToLower(k) {
-			case "password", "pass", "passwd", "secret", "token", "sslpassword":
-				q.Set(k, "xxxxx")
-				changed = true
-			}
-		}
-		if changed {
-			u.RawQuery = q.Encode()
-		}
-	}
-	return u.Redacted()
-}
+// redactURL renders a URL for logs without its passwords.
+func redactURL(raw string) string { return app.RedactURL(raw) }
 
 // LogValue renders the configuration for the start-up log: URLs with their
 // passwords redacted, secrets only as set or not.
@@ -678,4 +638,41 @@ func (c Config) String() string {
 		b.WriteString(a.String())
 	}
 	return b.String()
+}
+
+// app is the configuration as the assembly takes it: the same values,
+// secrets as plain strings, without what only this command uses.
+func (c Config) app() app.Config {
+	return app.Config{
+		HTTPAddr: c.HTTPAddr, DataDir: c.DataDir,
+		EventStoreURL: c.EventStoreURL, EventStoreNamespace: c.EventStoreNamespace,
+		ReadModelURL: c.ReadModelURL, AnalystPassword: string(c.AnalystPassword),
+		RedisURL: c.RedisURL, AMQPURL: c.AMQPURL,
+		StripeSecretKey: string(c.StripeSecretKey), StripeWebhookSecret: string(c.StripeWebhookSecret), StripeAPIBase: c.StripeAPIBase,
+		SMTPURL: c.SMTPURL, MailFrom: c.MailFrom, PublicURL: c.PublicURL,
+		JWTSecret: string(c.JWTSecret), AdminEmail: c.AdminEmail, AdminPassword: string(c.AdminPassword),
+		Roles: c.Roles, ShutdownTimeout: c.ShutdownTimeout, CheckoutExpiry: c.CheckoutExpiry,
+		CORSOrigins: c.CORSOrigins, TracingEndpoint: c.TracingEndpoint, DebugAddr: c.DebugAddr,
+	}
+}
+
+// fieldEnv maps each app.Config field to its environment variable, so that
+// the assembly's errors name what the operator sets.
+var fieldEnv = map[string]string{
+	"HTTPAddr": envHTTPAddr, "DataDir": envDataDir, "EventStoreURL": envEventStoreURL,
+	"EventStoreNamespace": envEventStoreNamespace, "ReadModelURL": envReadModelURL, "AnalystPassword": envAnalystPassword,
+	"RedisURL": envRedisURL, "AMQPURL": envAMQPURL, "StripeSecretKey": envStripeSecretKey,
+	"StripeWebhookSecret": envStripeWebhookSecret, "StripeAPIBase": envStripeAPIBase, "SMTPURL": envSMTPURL,
+	"MailFrom": envMailFrom, "PublicURL": envPublicURL, "JWTSecret": envJWTSecret, "AdminEmail": envAdminEmail,
+	"AdminPassword": envAdminPassword, "Roles": envRoles, "ShutdownTimeout": envShutdownTimeout,
+	"CheckoutExpiry": envCheckoutExpiry, "CORSOrigins": envCORSOrigins, "TracingEndpoint": envTracingEndpoint,
+	"DebugAddr": envDebugAddr,
+}
+
+// envName names an app.Config field by its environment variable.
+func envName(field string) string {
+	if env, ok := fieldEnv[field]; ok {
+		return env
+	}
+	return field
 }

@@ -43,7 +43,7 @@ func TestKurrentEventsWithPostgresReadModels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	pg := &pgproj.Store{Pool: pool, NS: srv.readNS}
+	pg := &pgproj.Store{Pool: pool, NS: srv.ReadNamespace()}
 	names := []string{"catalog", "orders", "correlations", "analytics"} // carts are in Redis
 	caughtUp := func() map[string]eventstore.Position {
 		t.Helper()

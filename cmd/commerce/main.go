@@ -18,6 +18,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/commerce-engine/commerce/internal/loadgen"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -73,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd {
 	case "loadgen":
 		// A client of a running engine: its own flags, not the engine's.
-		return loadgenCommand(ctx, args, getenv, stdout, stderr)
+		return loadgen.Command(ctx, "commerce loadgen", args, getenv, stdout, stderr)
 	case "serve", "migrate", "admin", "projections", "timeline":
 	case "version", "-version", "--version":
 		printVersion(stdout)

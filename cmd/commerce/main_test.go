@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/internal/app"
 	"github.com/commerce-engine/commerce/internal/testsvc"
 	"github.com/commerce-engine/commerce/openapi/openapitest"
 )
@@ -387,23 +387,6 @@ func TestRunRefusesWhatItCannotServe(t *testing.T) {
 	}
 }
 
-func TestReadyzReportsDownDependencies(t *testing.T) {
-	t.Parallel()
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.GET("/readyz", readyz(slog.New(slog.DiscardHandler), 50*time.Millisecond, map[string]func(context.Context) error{
-		"eventstore": func(context.Context) error { return nil },
-		"redis":      func(context.Context) error { return errors.New("dial tcp secret-host:6379: connection refused") },
-		"rabbitmq":   func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() },
-	}))
-	w := httptest.NewRecorder()
-	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-	want := `{"checks":{"eventstore":{"status":"up"},"rabbitmq":{"status":"down","error":"timeout"},"redis":{"status":"down","error":"unreachable"}},"status":"not_ready"}`
-	if w.Code != http.StatusServiceUnavailable || w.Body.String() != want {
-		t.Fatalf("readyz: %d %s\nwant 503 %s", w.Code, w.Body.String(), want)
-	}
-}
-
 func TestCommands(t *testing.T) {
 	t.Parallel()
 	noEnv := env(nil)
@@ -473,7 +456,7 @@ func TestServeOnPostgres(t *testing.T) {
 	url, schema := testsvc.PostgresSchema(t)
 	cfg := testConfig(t)
 	cfg.EventStoreURL = url
-	withSchema := func(m *Main) { m.schema = schema }
+	withSchema := app.WithSchema(schema)
 
 	var out bytes.Buffer
 	if err := migrate(context.Background(), cfg, schema, slog.New(slog.DiscardHandler), &out); err != nil {

@@ -19,6 +19,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/commerce-engine/commerce/eventstore/esdb/esdbstandin"
+	"github.com/commerce-engine/commerce/internal/app"
 	"github.com/commerce-engine/commerce/internal/testsvc"
 	"github.com/commerce-engine/commerce/openapi/openapitest"
 	"github.com/commerce-engine/commerce/projections/analytics"
@@ -61,7 +62,7 @@ func productionConfig(t *testing.T) (Config, []Option) {
 	ns := pgproj.Namespace{Prefix: testsvc.UniqueName("rs") + "_"}
 	role := testsvc.UniqueName("analyst")
 	prefix := testsvc.UniqueName("rs") + ":"
-	opt := func(m *Main) { m.schema, m.readNS, m.analystRole, m.redisPrefix = schema, ns, role, prefix }
+	opts := []Option{app.WithSchema(schema), app.WithReadNamespace(ns), app.WithAnalystRole(role), app.WithRedisPrefix(prefix)}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -82,7 +83,7 @@ func productionConfig(t *testing.T) (Config, []Option) {
 			client.Del(ctx, iter.Val())
 		}
 	})
-	return cfg, []Option{opt}
+	return cfg, opts
 }
 
 // kurrentConfig is productionConfig with the events in KurrentDB: a real
@@ -304,10 +305,10 @@ func TestAnalystRoleReadsAnalyticsOnly(t *testing.T) {
 	cfg, opts := productionConfig(t)
 	m := NewMain(cfg, opts...)
 	var out bytes.Buffer
-	if err := migrate(context.Background(), cfg, m.schema, slog.New(slog.DiscardHandler), &out, opts...); err != nil {
+	if err := migrate(context.Background(), cfg, m.Schema(), slog.New(slog.DiscardHandler), &out, opts...); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	if !strings.Contains(out.String(), "role "+m.analystRole+" can read "+m.readNS.Analytics()+" only") {
+	if !strings.Contains(out.String(), "role "+m.AnalystRole()+" can read "+m.ReadNamespace().Analytics()+" only") {
 		t.Fatalf("migrate output:\n%s", out.String())
 	}
 	srv := MustRun(t, cfg, opts...)
@@ -324,10 +325,10 @@ func TestAnalystRoleReadsAnalyticsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcfg.User = m.analystRole
+	pcfg.User = m.AnalystRole()
 	conn, err := pgx.ConnectConfig(ctx, pcfg)
 	if err != nil {
-		t.Fatalf("connect as %s: %v", m.analystRole, err)
+		t.Fatalf("connect as %s: %v", m.AnalystRole(), err)
 	}
 	defer conn.Close(ctx)
 	md, err := os.ReadFile("../../docs/analytics.md")
@@ -340,7 +341,7 @@ func TestAnalystRoleReadsAnalyticsOnly(t *testing.T) {
 	}
 	schema := regexp.MustCompile(`(^|[^A-Za-z0-9_."])analytics\.`)
 	for _, q := range queries {
-		q = schema.ReplaceAllString(q, "${1}"+m.readNS.Analytics()+".")
+		q = schema.ReplaceAllString(q, "${1}"+m.ReadNamespace().Analytics()+".")
 		rows, err := conn.Query(ctx, q, pgx.QueryExecModeSimpleProtocol)
 		if err == nil {
 			for rows.Next() {
@@ -348,20 +349,20 @@ func TestAnalystRoleReadsAnalyticsOnly(t *testing.T) {
 			err = rows.Err()
 		}
 		if err != nil {
-			t.Errorf("as %s the documented query fails: %v\n%s", m.analystRole, err, q)
+			t.Errorf("as %s the documented query fails: %v\n%s", m.AnalystRole(), err, q)
 		}
 	}
 	for _, q := range []string{
-		"SELECT * FROM " + m.readNS.Read() + ".products",
-		"SELECT * FROM " + m.readNS.Read() + ".orders",
-		"SELECT * FROM " + m.readNS.Registry() + ".projections",
-		"SELECT * FROM " + m.schema + ".events",
-		"INSERT INTO " + m.readNS.Analytics() + ".products VALUES ('x', 'y')",
-		"DELETE FROM " + m.readNS.Analytics() + ".sales_daily",
+		"SELECT * FROM " + m.ReadNamespace().Read() + ".products",
+		"SELECT * FROM " + m.ReadNamespace().Read() + ".orders",
+		"SELECT * FROM " + m.ReadNamespace().Registry() + ".projections",
+		"SELECT * FROM " + m.Schema() + ".events",
+		"INSERT INTO " + m.ReadNamespace().Analytics() + ".products VALUES ('x', 'y')",
+		"DELETE FROM " + m.ReadNamespace().Analytics() + ".sales_daily",
 	} {
 		_, err := conn.Exec(ctx, q)
 		if err == nil || !strings.Contains(err.Error(), "denied") && !strings.Contains(err.Error(), "read-only") {
-			t.Errorf("as %s, %q: %v, want permission denied", m.analystRole, q, err)
+			t.Errorf("as %s, %q: %v, want permission denied", m.AnalystRole(), q, err)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/commerce-engine/commerce/internal/app"
 	"github.com/commerce-engine/commerce/internal/testsvc"
 )
 
@@ -24,7 +25,7 @@ func TestRolesInSeparateProcesses(t *testing.T) {
 	prefix := testsvc.UniqueName("roles") + "."
 	base.AMQPURL = amqpURL
 	base.JWTSecret = Secret(strings.Repeat("r", 32))
-	opts = append(opts, func(m *Main) { m.amqpPrefix = prefix })
+	opts = append(opts, app.WithAMQPPrefix(prefix))
 	var mains []*Main
 	start := func(roles ...Role) *running {
 		t.Helper()
@@ -142,10 +143,7 @@ func deleteShared(t *testing.T, amqpURL string, mains []*Main) {
 	var exchanges, queues []string
 	for _, m := range mains {
 		_ = m.Close()
-		if m.checkout == nil || m.checkout.bus == nil {
-			continue
-		}
-		x, q := m.checkout.bus.Declared()
+		x, q := m.Declared()
 		exchanges, queues = append(exchanges, x...), append(queues, q...)
 	}
 	slices.Sort(exchanges)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -22,9 +22,6 @@ import (
 	"github.com/commerce-engine/commerce/openapi"
 	"github.com/commerce-engine/commerce/tracing"
 )
-
-// jwtKeyFile keeps the embedded default's signing key across restarts.
-const jwtKeyFile = "jwt.key"
 
 // stateCacheSize bounds the aggregate states kept for the command path.
 const stateCacheSize = 10000
@@ -56,17 +53,17 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 	secret := []byte(m.cfg.JWTSecret)
 	if len(secret) == 0 {
 		if err := os.MkdirAll(m.cfg.DataDir, 0o750); err != nil { //nolint:gosec // G703: the operator chooses the data directory
-			return nil, fmt.Errorf("%s: %w", envDataDir, err)
+			return nil, fmt.Errorf("%s: %w", m.setting("DataDir"), err)
 		}
-		s, err := auth.LoadOrCreateSecret(filepath.Join(m.cfg.DataDir, jwtKeyFile))
+		s, err := auth.LoadOrCreateSecret(filepath.Join(m.cfg.DataDir, JWTKeyFile))
 		if err != nil {
-			return nil, fmt.Errorf("jwt signing key (set %s or fix %s): %w", envJWTSecret, envDataDir, err)
+			return nil, fmt.Errorf("jwt signing key (set %s or fix %s): %w", m.setting("JWTSecret"), m.setting("DataDir"), err)
 		}
 		secret = s
 	}
 	tokens, err := auth.NewTokens(auth.TokensConfig{Secret: secret})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", envJWTSecret, err)
+		return nil, fmt.Errorf("%s: %w", m.setting("JWTSecret"), err)
 	}
 	ws := &writeSide{tokens: tokens, secret: secret}
 	var limiter auth.Limiter = auth.NewMemoryLimiter(loginLimit, loginWindow, time.Now)
@@ -84,7 +81,7 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 	}
 	ws.sealer = sealer
 	runner := &commands.Runner{Store: store, Codec: commands.NewCodec(), Cache: commands.NewStateCache(stateCacheSize)}
-	log, smtpSet := m.log, m.cfg.SMTPURL != ""
+	log, smtpSet, smtpSetting := m.log, m.cfg.SMTPURL != "", m.setting("SMTPURL")
 	accounts := &commands.Accounts{
 		Runner: runner, Tokens: tokens, Limiter: limiter, Now: time.Now, Seal: sealer.Seal,
 		OnVerification: func(ctx context.Context, customerID, _ string, token string) {
@@ -94,7 +91,7 @@ func (m *Main) openWriteSide(ctx context.Context, store eventstore.Store) (*writ
 			if smtpSet {
 				return
 			}
-			log.InfoContext(ctx, "email verification link (emails go to the log without COMMERCE_SMTP_URL)",
+			log.InfoContext(ctx, "email verification link (emails go to the log without "+smtpSetting+")",
 				"customer_id", customerID, "link", "/verify-email?token="+token)
 		},
 	}
@@ -128,30 +125,30 @@ func (ws *writeSide) close() error {
 	return errors.Join(errs...)
 }
 
-// bootstrapAdmin creates the first admin from COMMERCE_ADMIN_EMAIL and
-// COMMERCE_ADMIN_PASSWORD once; an existing account is left as it is.
+// bootstrapAdmin creates the first admin from AdminEmail and AdminPassword
+// once; an existing account is left as it is.
 func (m *Main) bootstrapAdmin(ctx context.Context, accounts *commands.Accounts) error {
 	if m.cfg.AdminEmail == "" {
 		return nil
 	}
-	_, err := accounts.Register(ctx, m.cfg.AdminEmail, string(m.cfg.AdminPassword), "Administrator", customer.RoleAdmin,
+	_, err := accounts.Register(ctx, m.cfg.AdminEmail, m.cfg.AdminPassword, "Administrator", customer.RoleAdmin,
 		commands.Metadata{CommandID: "bootstrap-admin-" + uuid.NewString(), Actor: "system"})
 	switch {
 	case errors.Is(err, commands.ErrEmailTaken):
 		m.log.Info("first admin already exists", "email", m.cfg.AdminEmail)
 		return nil
 	case err != nil:
-		return fmt.Errorf("create the first admin (%s): %w", envAdminEmail, err)
+		return fmt.Errorf("create the first admin (%s): %w", m.setting("AdminEmail"), err)
 	}
 	m.log.Info("first admin created", "email", m.cfg.AdminEmail)
 	return nil
 }
 
-// newRedisClient connects to COMMERCE_REDIS_URL; the caller closes it.
+// newRedisClient connects to RedisURL; the caller closes it.
 func (m *Main) newRedisClient() (*redis.Client, error) {
 	opts, err := redis.ParseURL(m.cfg.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", envRedisURL, err)
+		return nil, fmt.Errorf("%s: %w", m.setting("RedisURL"), err)
 	}
 	client := redis.NewClient(opts)
 	// A client span per command run under a span (nothing otherwise).
@@ -159,7 +156,7 @@ func (m *Main) newRedisClient() (*redis.Client, error) {
 		// Commands carry keys and values (emails, carts): names only.
 		redisotel.WithDBStatement(false)); err != nil {
 		_ = client.Close()
-		return nil, fmt.Errorf("%s: tracing: %w", envRedisURL, err)
+		return nil, fmt.Errorf("%s: tracing: %w", m.setting("RedisURL"), err)
 	}
 	return client, nil
 }

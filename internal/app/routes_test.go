@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -34,33 +34,13 @@ func testEngine(t *testing.T, tweak ...func(*Config)) (*gin.Engine, *writeSide) 
 	for _, fn := range tweak {
 		fn(&cfg)
 	}
-	m := NewMain(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	ctx := context.Background()
-	store, err := m.openEventStore(ctx)
+	m := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	e, err := m.Open(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = store.Close() })
-	ws, err := m.openWriteSide(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ws.close() })
-	rs, err := m.startReadSide(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rs.stop)
-	m.collectors = append(m.collectors, newLagCollector(rs.runner))
-	cs, err := m.startCheckout(ctx, store, ws, rs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cs.stop)
-	r, err := m.router(store, ws.mount, rs.mount(auth.Authenticate(ws.tokens)), cs.mount(ws.authn, ws.byUser))
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { _ = e.Close() })
+	r, ws := e.handler, e.ws
 	return r, ws
 }
 
@@ -207,41 +187,6 @@ func TestBadTokensAreRefused(t *testing.T) {
 }
 
 func (ws *writeSide) tokensSecretForTest() []byte { return ws.secret }
-
-func TestAdminCreate(t *testing.T) {
-	dir := t.TempDir()
-	env := func(k string) string {
-		if k == envDataDir {
-			return dir
-		}
-		return ""
-	}
-	var out, errs strings.Builder
-	if code := run(context.Background(), []string{"admin", "create", "boss@example.com"}, env, strings.NewReader("a long Passw0rd here\n"), &out, &errs); code != 0 {
-		t.Fatalf("admin create: %d %s %s", code, out.String(), errs.String())
-	}
-	if code := run(context.Background(), []string{"admin", "create"}, env, strings.NewReader(""), &out, &errs); code != exitUsage {
-		t.Fatalf("admin create without an email: %d", code)
-	}
-	// The admin can log in as admin on the same data dir.
-	cfg := testConfig(t)
-	cfg.DataDir = dir
-	m := NewMain(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	store, err := m.openEventStore(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	ws, err := m.openWriteSide(context.Background(), store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.close()
-	s, err := ws.api.Accounts.Login(context.Background(), "boss@example.com", "a long Passw0rd here", "127.0.0.1", true, commandMeta())
-	if err != nil || s.Role != customer.RoleAdmin {
-		t.Fatalf("admin login after admin create: %+v %v", s, err)
-	}
-}
 
 func commandMeta() commands.Metadata { return commands.Metadata{CommandID: uuid.NewString()} }
 

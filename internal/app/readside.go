@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -77,9 +77,9 @@ type readModels struct {
 }
 
 // openReadModels is the one switch from configuration to read model
-// stores: in memory by default; in PostgreSQL with COMMERCE_READMODEL_URL;
-// carts in Redis with COMMERCE_REDIS_URL, which also shares the catalog
-// cache between api processes.
+// stores: in memory by default; in PostgreSQL with ReadModelURL; carts in
+// Redis with RedisURL, which also shares the catalog cache between api
+// processes.
 func (m *Main) openReadModels(ctx context.Context, store eventstore.Store, codec *eventstore.Codec) (rm *readModels, err error) {
 	models, api, sales := memoryModels(store, codec)
 	api.Store, api.Codec = store, codec
@@ -103,7 +103,7 @@ func (m *Main) openReadModels(ctx context.Context, store eventstore.Store, codec
 		}
 	}
 	if m.cfg.ReadModelURL != "" {
-		pool, err := projectionPool(ctx, m.cfg.ReadModelURL)
+		pool, err := m.projectionPool(ctx, m.cfg.ReadModelURL)
 		if err != nil {
 			return nil, err
 		}
@@ -177,22 +177,27 @@ func (m *Main) openReadModels(ctx context.Context, store eventstore.Store, codec
 // together and the projection applies those events again from the log.
 // That saves a disk flush per projected batch, the largest cost of a busy
 // PostgreSQL here after the appends themselves.
-func projectionPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	return newReadModelPool(ctx, url, map[string]string{"synchronous_commit": "off"})
+func (m *Main) projectionPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return newReadModelPool(ctx, m.setting("ReadModelURL"), url, map[string]string{"synchronous_commit": "off"})
 }
 
-// readModelPool connects to the read models' database. Unless the URL
-// sets pool_max_conns, the pool holds 32 connections: each projection this
-// process runs keeps one for its advisory lock and each rebuild up to
-// three, besides the readers'.
-func readModelPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	return newReadModelPool(ctx, url, nil)
+// ReadModelPool connects to the read models' database at url. Unless the
+// URL sets pool_max_conns, the pool holds 32 connections: each projection
+// this process runs keeps one for its advisory lock and each rebuild up to
+// three, besides the readers'. Errors name the ReadModelURL field.
+func ReadModelPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return newReadModelPool(ctx, "ReadModelURL", url, nil)
 }
 
-func newReadModelPool(ctx context.Context, url string, params map[string]string) (*pgxpool.Pool, error) {
+// readModelPool is ReadModelPool naming the setting as m does.
+func (m *Main) readModelPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return newReadModelPool(ctx, m.setting("ReadModelURL"), url, nil)
+}
+
+func newReadModelPool(ctx context.Context, setting, url string, params map[string]string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", envReadModelURL, err)
+		return nil, fmt.Errorf("%s: %w", setting, err)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = 32
@@ -206,7 +211,7 @@ func newReadModelPool(ctx context.Context, url string, params map[string]string)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", envReadModelURL, err)
+		return nil, fmt.Errorf("%s: %w", setting, err)
 	}
 	return pool, nil
 }
@@ -224,8 +229,8 @@ func postgresModels(codec *eventstore.Codec) []pgproj.Model {
 // setupReadModels creates what is missing of the PostgreSQL read models:
 // schemas, first generations, views and the analysts' role.
 func (m *Main) setupReadModels(ctx context.Context, pg *pgproj.Store, models []pgproj.Model) error {
-	if err := pg.Setup(ctx, pgproj.SetupOptions{AnalystRole: m.analystRole, AnalystPassword: string(m.cfg.AnalystPassword)}, models...); err != nil {
-		return fmt.Errorf("set up the read models at %s: %w", redactURL(m.cfg.ReadModelURL), err)
+	if err := pg.Setup(ctx, pgproj.SetupOptions{AnalystRole: m.analystRole, AnalystPassword: m.cfg.AnalystPassword}, models...); err != nil {
+		return fmt.Errorf("set up the read models at %s: %w", RedactURL(m.cfg.ReadModelURL), err)
 	}
 	return nil
 }
@@ -345,47 +350,6 @@ func (rs *readSide) stop() {
 	rs.wg.Wait()
 	rs.rebuilds.Wait()
 	rs.closeModels()
-}
-
-// lagCollector exports each projection's position, head and lag to
-// /metrics at scrape time.
-type lagCollector struct {
-	runner              *projections.Runner
-	lag, position, head *prometheus.Desc
-	failed              *prometheus.Desc
-}
-
-func newLagCollector(r *projections.Runner) *lagCollector {
-	labels := []string{"projection"}
-	return &lagCollector{
-		runner:   r,
-		lag:      prometheus.NewDesc("commerce_projection_lag_events", "Positions between the log's head and the projection's checkpoint.", labels, nil),
-		position: prometheus.NewDesc("commerce_projection_position", "Global position of the last event the projection applied.", labels, nil),
-		head:     prometheus.NewDesc("commerce_projection_head", "Head of the log when the projection last looked.", labels, nil),
-		failed:   prometheus.NewDesc("commerce_projection_failed", "1 while the projection is stuck on an event it cannot apply.", labels, nil),
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.lag
-	ch <- c.position
-	ch <- c.head
-	ch <- c.failed
-}
-
-// Collect implements prometheus.Collector.
-func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
-	for name, s := range c.runner.Statuses() {
-		failed := 0.0
-		if s.State == projections.StateFailed {
-			failed = 1
-		}
-		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(s.Lag()), name)
-		ch <- prometheus.MustNewConstMetric(c.position, prometheus.GaugeValue, float64(s.Position), name)
-		ch <- prometheus.MustNewConstMetric(c.head, prometheus.GaugeValue, float64(s.Head), name)
-		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, failed, name)
-	}
 }
 
 // collectorSink registers collectors on the /metrics registry that the

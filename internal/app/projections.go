@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,13 +20,17 @@ import (
 
 // errInMemoryModels refuses a rebuild from the command line on the
 // embedded default, whose read models live in the serving process.
-var errInMemoryModels = errors.New("the embedded default keeps its read models in the serving process's memory and rebuilds them at every start; " +
-	"rebuild one while serving with POST /api/v1/admin/projections/{name}/rebuild, or set " + envReadModelURL + " to keep them in PostgreSQL")
+func (m *Main) errInMemoryModels() error {
+	return errors.New("the embedded default keeps its read models in the serving process's memory and rebuilds them at every start; " +
+		"rebuild one while serving with POST /api/v1/admin/projections/{name}/rebuild, or set " + m.setting("ReadModelURL") + " to keep them in PostgreSQL")
+}
 
-// projectionsCommand runs `commerce projections status` and `commerce
-// projections rebuild NAME`.
-func projectionsCommand(ctx context.Context, cfg Config, args []string, log *slog.Logger, stdout io.Writer, opts ...Option) error {
-	m := NewMain(cfg, append([]Option{WithLogger(log)}, opts...)...)
+// Projections runs `commerce projections status` (args "status") and
+// `commerce projections rebuild NAME` (args "rebuild", NAME) beside or
+// without a running server, reporting on stdout. A rebuild on the embedded
+// default, or of a projection that does not exist, is refused with an
+// error saying what to do instead.
+func (m *Main) Projections(ctx context.Context, args []string, stdout io.Writer) error {
 	store, err := m.openEventStore(ctx)
 	if err != nil {
 		return err
@@ -43,7 +46,7 @@ func projectionsCommand(ctx context.Context, cfg Config, args []string, log *slo
 		return printProjectionStatus(ctx, store, rm, stdout)
 	default: // rebuild NAME
 		if rm.inMemory {
-			return errInMemoryModels
+			return m.errInMemoryModels()
 		}
 		name := args[1] //nolint:gosec // G602: run accepts rebuild with exactly one NAME
 		var last time.Time
@@ -100,15 +103,15 @@ func printProjectionStatus(ctx context.Context, store eventstore.Store, rm *read
 	return tw.Flush()
 }
 
-// timelineCommand prints an order's timeline: every event of its checkout
-// across streams, oldest first, as a table or (asJSON) as the admin API's
-// JSON.
-func timelineCommand(ctx context.Context, cfg Config, orderID string, asJSON bool, log *slog.Logger, stdout io.Writer, opts ...Option) error {
+// Timeline prints an order's timeline to stdout: every event of its
+// checkout across streams, oldest first, as a table or (asJSON) as the
+// admin API's JSON. It returns an error wrapping projections.ErrNoSuchOrder
+// for an unknown order.
+func (m *Main) Timeline(ctx context.Context, orderID string, asJSON bool, stdout io.Writer) error {
 	id, err := uuid.Parse(orderID)
 	if err != nil {
 		return fmt.Errorf("%q is not an order id (a UUID)", orderID)
 	}
-	m := NewMain(cfg, append([]Option{WithLogger(log)}, opts...)...)
 	store, err := m.openEventStore(ctx)
 	if err != nil {
 		return err

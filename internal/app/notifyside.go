@@ -1,7 +1,6 @@
-package main
+package app
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -11,9 +10,6 @@ import (
 
 	"github.com/commerce-engine/commerce/apperr"
 	"github.com/commerce-engine/commerce/commands"
-	"github.com/commerce-engine/commerce/domain/checkout"
-	"github.com/commerce-engine/commerce/domain/customer"
-	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/notify"
 )
@@ -21,68 +17,25 @@ import (
 // notifierConsumer is the notifier's durable identity on the bus.
 const notifierConsumer = "notifier"
 
-// newNotifier sends over SMTP when COMMERCE_SMTP_URL is set and to the log
+// newNotifier sends over SMTP when SMTPURL is set and to the log
 // otherwise, recording every delivery in log.
 func (m *Main) newNotifier(ws *writeSide, log notify.Log) (*notify.Notifier, error) {
 	var sender notify.Sender = notify.LogSender{Logger: m.log}
 	if m.cfg.SMTPURL != "" {
 		s, err := notify.NewSMTPSender(m.cfg.SMTPURL, m.cfg.MailFrom)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", envSMTPURL, err)
+			return nil, fmt.Errorf("%s: %w", m.setting("SMTPURL"), err)
 		}
 		sender = s
 	}
 	n, err := notify.New(notify.Config{
-		Sender: sender, Log: log, Directory: directory{run: ws.api.Runner}, Codec: ws.api.Runner.Codec,
+		Sender: sender, Log: log, Directory: commands.Recipients{Runner: ws.api.Runner, Unknown: notify.ErrUnknownRecipient}, Codec: ws.api.Runner.Codec,
 		OpenToken: ws.sealer.Open, BaseURL: m.cfg.PublicURL, Logger: m.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notifier: %w", err)
 	}
 	return n, nil
-}
-
-// directory finds the recipients of notifications in the event store.
-type directory struct{ run *commands.Runner }
-
-// Customer returns a customer's email and name.
-func (d directory) Customer(ctx context.Context, customerID string) (string, string, error) {
-	// A customer's email and name never change once registered.
-	c, _, err := commands.LoadCached(ctx, d.run, commands.Customer, customer.StreamID(customerID),
-		func(c customer.State) bool { return c.Email != "" })
-	if err != nil {
-		return "", "", fmt.Errorf("load customer %s: %w", customerID, err)
-	}
-	if c.Email == "" {
-		return "", "", fmt.Errorf("customer %s: %w", customerID, notify.ErrUnknownRecipient)
-	}
-	return c.Email, c.Name, nil
-}
-
-// OrderCustomer returns the customer an order belongs to.
-func (d directory) OrderCustomer(ctx context.Context, orderID string) (string, error) {
-	o, _, err := commands.LoadCached(ctx, d.run, commands.Order, order.StreamID(orderID),
-		func(o order.State) bool { return o.CustomerID != "" })
-	if err != nil {
-		return "", fmt.Errorf("load order %s: %w", orderID, err)
-	}
-	if o.CustomerID == "" {
-		return "", fmt.Errorf("order %s: %w", orderID, notify.ErrUnknownRecipient)
-	}
-	return o.CustomerID, nil
-}
-
-// CheckoutCustomer returns the customer who started a checkout.
-func (d directory) CheckoutCustomer(ctx context.Context, checkoutID string) (string, error) {
-	c, _, err := commands.LoadCached(ctx, d.run, commands.Checkout, checkout.StreamID(checkoutID),
-		func(c checkout.State) bool { return c.CustomerID != "" })
-	if err != nil {
-		return "", fmt.Errorf("load checkout %s: %w", checkoutID, err)
-	}
-	if c.CustomerID == "" {
-		return "", fmt.Errorf("checkout %s: %w", checkoutID, notify.ErrUnknownRecipient)
-	}
-	return c.CustomerID, nil
 }
 
 type notificationView struct {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -18,12 +18,6 @@ import (
 	"github.com/commerce-engine/commerce/tracing"
 )
 
-// Request and correlation id headers, as the edge spells them.
-const (
-	headerRequestID     = httpedge.HeaderRequestID
-	headerCorrelationID = httpedge.HeaderCorrelationID
-)
-
 // readyTimeout bounds each dependency check of /readyz.
 const readyTimeout = 2 * time.Second
 
@@ -35,7 +29,7 @@ func (m *Main) router(store pingStore, mounts ...func(gin.IRouter)) (*gin.Engine
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		buildInfo(),
+		buildInfo(m.version, m.commit),
 	)
 	reg.MustRegister(m.collectors...)
 	r, err := httpedge.New(httpedge.Config{
@@ -74,7 +68,8 @@ func (m *Main) router(store pingStore, mounts ...func(gin.IRouter)) (*gin.Engine
 	return r, nil
 }
 
-func buildInfo() prometheus.Collector {
+// buildInfo exports the running build as labels of a constant gauge.
+func buildInfo(version, commit string) prometheus.Collector {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "commerce_build_info",
 		Help: "Always 1; labels tell the running build.",
@@ -87,8 +82,9 @@ func buildInfo() prometheus.Collector {
 // debug-level so they do not drown the rest.
 var opsRoutes = []string{"/healthz", "/readyz", "/metrics"}
 
-// checkResult is one dependency's entry in the /readyz answer.
-type checkResult struct {
+// CheckResult is one dependency's entry in the /readyz answer, as its
+// probes and the end-to-end tests read it.
+type CheckResult struct {
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
 }
@@ -103,15 +99,15 @@ func readyz(log *slog.Logger, timeout time.Duration, checks map[string]func(cont
 		var (
 			mu      sync.Mutex
 			wg      sync.WaitGroup
-			results = make(map[string]checkResult, len(checks))
+			results = make(map[string]CheckResult, len(checks))
 			ready   = true
 		)
 		for name, check := range checks {
 			wg.Go(func() {
 				err := check(ctx)
-				res := checkResult{Status: "up"}
+				res := CheckResult{Status: "up"}
 				if err != nil {
-					res = checkResult{Status: "down", Error: "unreachable"}
+					res = CheckResult{Status: "down", Error: "unreachable"}
 					if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 						res.Error = "timeout"
 					}

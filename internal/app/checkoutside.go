@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/commerce-engine/commerce/apperr"
 	"github.com/commerce-engine/commerce/auth"
+	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/commands/httpapi"
 	"github.com/commerce-engine/commerce/commands/saga"
 	"github.com/commerce-engine/commerce/domain/customer"
@@ -50,6 +51,7 @@ const routerStartTimeout = 30 * time.Second
 // relay that feeds it from the log, the saga consuming it and the saga's
 // timeouts.
 type checkoutSide struct {
+	saga     *saga.Saga
 	payments *httpapi.Payments
 	bus      messaging.Bus
 	router   *messaging.Router
@@ -76,13 +78,14 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 		return nil, err
 	}
 	sg := saga.New(saga.Config{Runner: ws.api.Runner, Provider: provider, Expiry: m.cfg.CheckoutExpiry, Logger: m.log})
+	cs.saga = sg
 	cs.payments = &httpapi.Payments{API: ws.api, Saga: sg, Webhooks: payments.Verifier{Secret: secret}, Offline: offline}
 
 	var bus messaging.Bus
 	if m.cfg.AMQPURL != "" {
 		bus, err = messaging.NewAMQP(messaging.AMQPConfig{URL: m.cfg.AMQPURL, Prefix: m.amqpPrefix}, m.log)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", envAMQPURL, err)
+			return nil, fmt.Errorf("%s: %w", m.setting("AMQPURL"), err)
 		}
 		m.readyChecks["amqp"] = bus.Ping
 	} else {
@@ -98,7 +101,7 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 	if pg, ok := store.(*postgres.Store); ok {
 		shared = pg.Pool()
 	} else if m.cfg.ReadModelURL != "" {
-		pool, err := readModelPool(ctx, m.cfg.ReadModelURL)
+		pool, err := m.readModelPool(ctx, m.cfg.ReadModelURL)
 		if err != nil {
 			return nil, cs.fail(err)
 		}
@@ -147,7 +150,7 @@ func (m *Main) startCheckout(ctx context.Context, store eventstore.Store, ws *wr
 		cs.hub = live.NewHub(live.DefaultBuffer)
 		// A push comes once the shopper's order reads show it.
 		cs.gate = &live.Gate{Hub: cs.hub, Readable: rs.api.OrdersThrough}
-		lc := &live.Consumer{Hub: cs.hub, Codec: ws.api.Runner.Codec, Directory: directory{run: ws.api.Runner}, Logger: m.log, Gate: cs.gate}
+		lc := &live.Consumer{Hub: cs.hub, Codec: ws.api.Runner.Codec, Directory: commands.Recipients{Runner: ws.api.Runner, Unknown: notify.ErrUnknownRecipient}, Logger: m.log, Gate: cs.gate}
 		if err := cs.router.Add(messaging.Consumer{
 			Name: liveConsumer, Broadcast: true, Topics: live.Topics, Types: live.Types, Handle: lc.Handle,
 		}); err != nil {
@@ -241,18 +244,18 @@ func busName(amqpURL string) string {
 	return "in-process"
 }
 
-// openProvider returns Stripe when STRIPE_SECRET_KEY is set, the offline
+// openProvider returns Stripe when StripeSecretKey is set, the offline
 // provider otherwise (with a per-process webhook secret: its webhooks are
 // signed and verified by the same process).
 func (m *Main) openProvider() (payments.Provider, string, *payments.Offline, error) {
 	if m.cfg.StripeSecretKey != "" {
 		s, err := payments.NewStripe(payments.StripeConfig{
-			SecretKey: string(m.cfg.StripeSecretKey), APIBase: m.cfg.StripeAPIBase, Logger: m.log,
+			SecretKey: m.cfg.StripeSecretKey, APIBase: m.cfg.StripeAPIBase, Logger: m.log,
 		})
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("%s: %w", envStripeSecretKey, err)
+			return nil, "", nil, fmt.Errorf("%s: %w", m.setting("StripeSecretKey"), err)
 		}
-		return s, string(m.cfg.StripeWebhookSecret), nil, nil
+		return s, m.cfg.StripeWebhookSecret, nil, nil
 	}
 	var b [24]byte
 	if _, err := rand.Read(b[:]); err != nil {

@@ -1,4 +1,8 @@
-package main
+// Package loadgen drives virtual shoppers through the whole checkout
+// (register, verify, add to cart, intent, payment, order) against a running
+// engine over its public HTTP API and reports orders per second and the
+// latency of each step. It is `commerce loadgen` and cmd/loadgen.
+package loadgen
 
 import (
 	"bufio"
@@ -42,9 +46,31 @@ type loadgenConfig struct {
 	Progress      io.Writer
 }
 
-// loadgenCommand parses `commerce loadgen` flags and runs it.
-func loadgenCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("commerce loadgen", flag.ContinueOnError)
+// Exit codes of Command.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// The engine's settings loadgen reads for its defaults, and the file its
+// signing key is kept in under the data dir (as internal/app keeps it).
+const (
+	envAdminEmail          = "COMMERCE_ADMIN_EMAIL"
+	envAdminPassword       = "COMMERCE_ADMIN_PASSWORD"
+	envDataDir             = "COMMERCE_DATA_DIR"
+	envJWTSecret           = "COMMERCE_JWT_SECRET"
+	envStripeWebhookSecret = "STRIPE_WEBHOOK_SECRET"
+	jwtKeyFile             = "jwt.key"
+)
+
+// Command parses the flags of `commerce loadgen` (name is how the caller
+// is invoked, for messages), runs it and returns the exit code: 0 after a
+// run, 1 when the run failed, 2 on bad flags. getenv supplies the engine's
+// settings as defaults (the admin, the signing secret); the report goes to
+// stdout, progress to stderr.
+func Command(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := loadgenConfig{Progress: stderr}
 	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base `url` of the running engine")
@@ -61,27 +87,27 @@ func loadgenCommand(ctx context.Context, args []string, getenv func(string) stri
 	}
 	cfg.AdminPassword = or(*adminPassword, getenv(envAdminPassword))
 	if cfg.AdminEmail == "" || cfg.AdminPassword == "" || cfg.Shoppers < 1 || cfg.Products < 1 {
-		fmt.Fprintf(stderr, "commerce loadgen: needs -admin-email and -admin-password (or %s, %s), -shoppers >= 1, -products >= 1\n", envAdminEmail, envAdminPassword)
+		fmt.Fprintf(stderr, "%s: needs -admin-email and -admin-password (or %s, %s), -shoppers >= 1, -products >= 1\n", name, envAdminEmail, envAdminPassword)
 		return exitUsage
 	}
 	secret := []byte(getenv(envJWTSecret))
 	if len(secret) == 0 {
 		b, err := os.ReadFile(filepath.Join(*dataDir, jwtKeyFile))
 		if err != nil {
-			fmt.Fprintf(stderr, "commerce loadgen: set %s as the engine has it, or -data-dir to its data dir: %v\n", envJWTSecret, err)
+			fmt.Fprintf(stderr, "%s: set %s as the engine has it, or -data-dir to its data dir: %v\n", name, envJWTSecret, err)
 			return exitUsage
 		}
 		secret = b
 	}
 	sealer, err := auth.NewSealer(secret)
 	if err != nil {
-		fmt.Fprintf(stderr, "commerce loadgen: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitUsage
 	}
 	cfg.Sealer = sealer
 	report, err := runLoadgen(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "commerce loadgen: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitError
 	}
 	report.print(stdout)
@@ -103,11 +129,12 @@ type loadgenReport struct {
 	Steps   map[string][]time.Duration
 }
 
-var loadgenSteps = []string{"register", "verify", "add_to_cart", "intent", "pay", "webhook_to_order_visible"}
+// Steps are the timed steps of a run, in the report's order.
+var Steps = []string{"register", "verify", "add_to_cart", "intent", "pay", "webhook_to_order_visible"}
 
 func (r loadgenReport) print(w io.Writer) {
 	fmt.Fprintf(w, "orders %d in %s: %.1f orders/s (%d errors)\n", r.Orders, r.Elapsed.Round(time.Millisecond), float64(r.Orders)/r.Elapsed.Seconds(), r.Errors)
-	for _, s := range loadgenSteps {
+	for _, s := range Steps {
 		d := r.Steps[s]
 		if len(d) == 0 {
 			continue
@@ -126,7 +153,7 @@ type lgClient struct {
 }
 
 func (c lgClient) call(ctx context.Context, method, path string, body, out any, header ...string) (int, http.Header, error) {
-	code, b, h, err := sendJSON(ctx, c.http, method, c.base+path, c.token, body, header...)
+	code, b, h, err := SendJSON(ctx, c.http, method, c.base+path, c.token, body, header...)
 	if err != nil {
 		return code, h, err
 	}
@@ -141,11 +168,11 @@ func (c lgClient) call(ctx context.Context, method, path string, body, out any, 
 	return code, h, nil
 }
 
-// sendJSON sends body (when not nil) as JSON to url with a bearer token
+// SendJSON sends body (when not nil) as JSON to url with a bearer token
 // (when set) and the extra header name/value pairs, and returns the
 // answer's status, body and header. loadgen and the engine's tests call the
 // API through it.
-func sendJSON(ctx context.Context, hc *http.Client, method, url, token string, body any, header ...string) (int, []byte, http.Header, error) {
+func SendJSON(ctx context.Context, hc *http.Client, method, url, token string, body any, header ...string) (int, []byte, http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
