@@ -9,6 +9,7 @@ import (
 	"log"
 	"log/slog"
 	mrand "math/rand/v2"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/checkout"
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/internal/app"
 	"github.com/commerce-engine/commerce/messaging"
 	"github.com/commerce-engine/commerce/messaging/bench"
 	"github.com/commerce-engine/commerce/payments"
@@ -35,9 +37,6 @@ const coProducts = 50
 
 // coStock is every product's stock: enough that no checkout is short.
 const coStock = 1_000_000
-
-// coWebhookSecret signs the checkout figure's webhooks.
-const coWebhookSecret = "whsec_bench"
 
 // coTimeout bounds the timed part of the checkout figure.
 const coTimeout = 5 * time.Minute
@@ -50,7 +49,7 @@ const benchPublishSize = 300
 
 // benchCheckout prints the RabbitMQ figures: the relay beside raw amqp091-go
 // publishing with confirms, then checkouts per second through the saga on
-// PostgreSQL and RabbitMQ, wired as `commerce serve` wires them. It skips
+// PostgreSQL and RabbitMQ, started through `commerce serve`'s assembly. It skips
 // them, saying so, when RabbitMQ does not answer at amqpURL.
 func benchCheckout(ctx context.Context, pgURL, amqpURL string, relayEvents, checkouts, workers int) {
 	if amqpURL == "" {
@@ -152,82 +151,45 @@ func (r *coRun) check() {
 	}
 }
 
-// benchSagaCheckouts builds the checkout side of `commerce serve` in this
-// process (PostgreSQL event store, RabbitMQ bus, relay, saga consumer,
-// saga timeouts, offline provider, the webhook's recording path), fills n
-// carts, then has workers check them out and pay them by signed webhooks,
-// and measures until every order exists.
+// benchSagaCheckouts starts the engine in this process through the same
+// assembly as `commerce serve` (internal/app) with the saga and relay roles
+// on a PostgreSQL event store of its own and RabbitMQ: relay, saga
+// consumer, saga timeouts, offline provider and the webhook's recording
+// path. It fills n carts, then has workers check them out and pay them by
+// signed webhooks, and measures until every order exists.
 func benchSagaCheckouts(ctx context.Context, pgURL, amqpURL string, n, workers int) {
-	// MaxConns 0 keeps pgx's default pool size, as `commerce serve` does.
-	store, schema, closeStore := freshStore(ctx, pgURL, 0)
-	defer closeStore()
+	schema, dropSchema := freshSchema(pgURL)
+	defer dropSchema()
+	dataDir, err := os.MkdirTemp("", "esbench-checkout-")
+	if err != nil {
+		fatalf("checkout data dir: %v", err)
+	}
+	defer os.RemoveAll(dataDir)
 	logs := newCountingHandler(slog.LevelWarn)
 	logger := slog.New(logs)
 
-	runner := &commands.Runner{Store: store, Codec: commands.NewCodec(), Cache: commands.NewStateCache(10000)}
-	sg := saga.New(saga.Config{Runner: runner, Provider: payments.NewOffline(), Expiry: 15 * time.Minute, Logger: logger})
-	pay := &httpapi.Payments{API: &httpapi.API{Runner: runner, Now: time.Now}, Saga: sg, Webhooks: payments.Verifier{Secret: coWebhookSecret}}
-
-	bus, err := messaging.NewAMQP(messaging.AMQPConfig{URL: amqpURL, Prefix: runPrefix()}, logger)
+	m := app.New(app.Config{
+		HTTPAddr: "127.0.0.1:0", DataDir: dataDir, EventStoreURL: pgURL, AMQPURL: amqpURL,
+		Roles: []app.Role{app.RoleSaga, app.RoleRelay}, CheckoutExpiry: 15 * time.Minute, ShutdownTimeout: 10 * time.Second,
+	}, app.WithLogger(logger), app.WithSchema(schema), app.WithAMQPPrefix(runPrefix()))
+	engine, err := m.Open(ctx)
 	if err != nil {
-		fatalf("checkout bus: %v", err)
+		fatalf("checkout engine: %v", err)
 	}
-	var busClosed atomic.Bool
-	closeBus := func() {
-		if busClosed.Swap(true) {
+	var closed atomic.Bool
+	closeEngine := func() {
+		if closed.Swap(true) {
 			return
 		}
-		if err := bus.Close(); err != nil {
-			log.Printf("close bus: %v", err)
+		if err := engine.Close(); err != nil {
+			log.Printf("close the engine: %v", err)
 		}
-		exchanges, queues := bus.Declared()
+		exchanges, queues := engine.Declared()
 		deleteAMQP(amqpURL, exchanges, queues)
 	}
-	cleanups = append(cleanups, closeBus)
-	defer closeBus()
-
-	checkpoints := &messaging.PostgresCheckpoints{Pool: store.Pool(), Schema: schema}
-	if err := checkpoints.Setup(ctx); err != nil {
-		fatalf("relay checkpoints: %v", err)
-	}
-	router, err := messaging.NewRouter(bus, messaging.NewMemoryPoisonStore(), messaging.RouterConfig{Logger: logger})
-	if err != nil {
-		fatalf("checkout router: %v", err)
-	}
-	if err := router.Add(messaging.Consumer{
-		Name:        "checkout-saga",
-		Topics:      saga.Topics,
-		Types:       saga.Types,
-		Handle:      sg.Handle,
-		Concurrency: 16, // as commerce serve (cmd/commerce/checkoutside.go)
-	}); err != nil {
-		fatalf("checkout consumer: %v", err)
-	}
-	relay := &messaging.Relay{Name: "relay", Store: store, Publisher: bus.Publisher(), Checkpoints: checkpoints, Logger: logger}
-	timeouts := &saga.Timeouts{Saga: sg, Store: store}
-
-	runCtx, stopRun := context.WithCancel(ctx)
-	var parts sync.WaitGroup
-	stopParts := func() {
-		stopRun()
-		parts.Wait()
-	}
-	defer stopParts()
-	goPart := func(name string, run func(context.Context) error) {
-		parts.Go(func() {
-			if err := run(runCtx); err != nil && runCtx.Err() == nil {
-				log.Printf("%s stopped: %v", name, err)
-			}
-		})
-	}
-	goPart("message router", router.Run)
-	select {
-	case <-router.Running():
-	case <-time.After(30 * time.Second):
-		fatalf("checkout consumers did not subscribe within 30s")
-	}
-	goPart("relay", relay.Run)
-	goPart("saga timeouts", timeouts.Run)
+	cleanups = append(cleanups, closeEngine)
+	defer closeEngine()
+	store, runner, sg, pay := engine.Store(), engine.Runner(), engine.Saga(), engine.Payments()
 
 	shoppers := fillCarts(ctx, runner, n)
 	// Let the relay publish the setup before timing starts.
@@ -235,9 +197,9 @@ func benchSagaCheckouts(ctx context.Context, pgURL, amqpURL string, n, workers i
 	if err != nil {
 		fatalf("head: %v", err)
 	}
-	for deadline := time.Now().Add(time.Minute); relay.Position() < head; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); engine.RelayPosition() < head; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			fatalf("the relay did not publish the setup's %d events within a minute (at %d)", head, relay.Position())
+			fatalf("the relay did not publish the setup's %d events within a minute (at %d)", head, engine.RelayPosition())
 		}
 	}
 
@@ -333,7 +295,7 @@ func checkOutAndPay(ctx context.Context, sg *saga.Saga, pay *httpapi.Payments, s
 		return fmt.Errorf("start checkout of %s: %w", shopper, err)
 	}
 	took := time.Since(t0)
-	body, sig, err := payments.SignedEvent(coWebhookSecret, payments.EventSpec{
+	body, sig, err := payments.SignedEvent(pay.Webhooks.Secret, payments.EventSpec{
 		Type: payments.EventPaymentSucceeded, ProviderID: payments.OfflineIntentID(intent.CheckoutID),
 		PaymentID: intent.PaymentID, CheckoutID: intent.CheckoutID, Amount: intent.Amount,
 	})

@@ -104,6 +104,20 @@ func dropRedisPrefix(rc *goredis.Client, prefix string) {
 // freshStore migrates and opens an event store in a schema of its own and
 // returns it with a cleanup that closes it and drops the schema.
 func freshStore(ctx context.Context, url string, conns int32) (*postgres.Store, string, func()) {
+	schema, drop := freshSchema(url)
+	if _, err := postgres.Migrate(ctx, url, schema); err != nil {
+		fatalf("migrate: %v", err)
+	}
+	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MaxConns: conns})
+	if err != nil {
+		fatalf("%v", err)
+	}
+	return s, schema, func() { _ = s.Close(); drop() }
+}
+
+// freshSchema names a PostgreSQL schema of its own for one figure and
+// returns how to drop it, which the cleanups do too.
+func freshSchema(url string) (string, func()) {
 	schema := "esbench_rs_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
 	drop := func() {
 		conn, err := pgx.Connect(context.Background(), url)
@@ -117,17 +131,10 @@ func freshStore(ctx context.Context, url string, conns int32) (*postgres.Store, 
 		}
 	}
 	cleanups = append(cleanups, drop)
-	if _, err := postgres.Migrate(ctx, url, schema); err != nil {
-		fatalf("migrate: %v", err)
-	}
-	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MaxConns: conns})
-	if err != nil {
-		fatalf("%v", err)
-	}
-	return s, schema, func() { _ = s.Close(); drop() }
+	return schema, drop
 }
 
-// readModelStore opens a 32-connection pool (what cmd/commerce gives the
+// readModelStore opens a 32-connection pool (what internal/app gives the
 // read models) and a projections/postgres Store in a namespace of its own,
 // with an analyst role of its own so that the cleanup can drop both.
 func readModelStore(ctx context.Context, url string, models ...pgproj.Model) (*pgproj.Store, func()) {
@@ -389,7 +396,7 @@ func benchRebuild(ctx context.Context, url string, rc *goredis.Client, n int) {
 		run  func() error
 	}
 	var jobs []job
-	// Batches of 5,000, as the engine rebuilds (cmd/commerce rebuildBatch).
+	// Batches of 5,000, as the engine rebuilds (internal/app rebuildBatch).
 	for _, m := range models {
 		jobs = append(jobs, job{m.Name(), func() error { return pg.Rebuild(ctx, s, m, pgproj.RebuildOptions{Batch: 5000}) }})
 	}

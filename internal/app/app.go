@@ -491,3 +491,13 @@ func (m *Main) Saga() *saga.Saga {
 	}
 	return m.checkout.saga
 }
+
+// Declared lists the RabbitMQ exchanges and queues the engine's bus
+// declared, for benchmarks and tests that delete them; nil on the
+// in-process channel.
+func (e *Engine) Declared() (exchanges, queues []string) {
+	if e.cs == nil || e.cs.bus == nil {
+		return nil, nil
+	}
+	return e.cs.bus.Declared()
+}
