@@ -22,6 +22,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/live"
 )
 
@@ -206,7 +207,7 @@ func liveServer(t *testing.T, hub *live.Hub) (srv *httptest.Server, tokenFor fun
 	}
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
-	r.GET("/api/v1/orders/live", auth.Authenticate(tokens), live.Handler(hub, 20*time.Millisecond))
+	r.GET("/api/v1/orders/live", auth.Authenticate(tokens), httpapi.LiveHandler(hub, 20*time.Millisecond))
 	srv = httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv, func(user string) string {
@@ -308,7 +309,7 @@ func TestHandlerStreamsOwnUpdates(t *testing.T) {
 func TestHandlerRequiresClaims(t *testing.T) {
 	t.Parallel()
 	r := gin.New()
-	r.GET("/live", live.Handler(live.NewHub(1), 0))
+	r.GET("/live", httpapi.LiveHandler(live.NewHub(1), 0))
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/live", nil))
 	if w.Code != http.StatusUnauthorized {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
-	"github.com/commerce-engine/commerce/projections/readmodeltest"
+	"github.com/commerce-engine/commerce/internal/readmodeltest"
 )
 
 // TestTimelineAndProjectionsCommandsOnTheEmbeddedDefault runs the

@@ -17,11 +17,11 @@ import (
 
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
-	"github.com/commerce-engine/commerce/commands/httpapi"
 	"github.com/commerce-engine/commerce/domain/catalog"
 	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/httpedge"
 )
 

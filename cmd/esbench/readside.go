@@ -28,11 +28,11 @@ import (
 	"github.com/commerce-engine/commerce/domain/payment"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/projections"
 	"github.com/commerce-engine/commerce/projections/analytics"
 	pgproj "github.com/commerce-engine/commerce/projections/postgres"
 	redisproj "github.com/commerce-engine/commerce/projections/redis"
-	"github.com/commerce-engine/commerce/readapi"
 	"github.com/commerce-engine/commerce/readapi/cache"
 )
 
@@ -596,7 +596,7 @@ func benchCatalogHTTP(ctx context.Context, dur time.Duration) {
 	cctx, cstop := context.WithCancel(ctx)
 	defer cstop()
 	go func() { _ = c.Run(cctx) }()
-	api := &readapi.API{Catalog: cat, CatalogCache: c.Middleware()}
+	api := &httpapi.Reads{Catalog: cat, CatalogCache: c.Middleware()}
 	engine := gin.New()
 	api.Mount(engine, func(c *gin.Context) { c.Next() })
 	url, stop := serve(engine)

@@ -25,12 +25,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/commerce-engine/commerce/commands"
-	"github.com/commerce-engine/commerce/commands/httpapi"
 	"github.com/commerce-engine/commerce/commands/saga"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/esdb"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/projections"
 	pgproj "github.com/commerce-engine/commerce/projections/postgres"
 	"github.com/commerce-engine/commerce/tracing"

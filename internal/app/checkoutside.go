@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -16,20 +13,17 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/commerce-engine/commerce/apperr"
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
-	"github.com/commerce-engine/commerce/commands/httpapi"
 	"github.com/commerce-engine/commerce/commands/saga"
 	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/postgres"
-	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/live"
 	"github.com/commerce-engine/commerce/messaging"
 	"github.com/commerce-engine/commerce/notify"
 	"github.com/commerce-engine/commerce/payments"
-	"github.com/commerce-engine/commerce/readapi"
 )
 
 // Consumer and checkpoint names: each is a durable identity (a RabbitMQ
@@ -299,73 +293,12 @@ func (cs *checkoutSide) mount(authn, idem gin.HandlerFunc) func(gin.IRouter) {
 	return func(r gin.IRouter) {
 		cs.payments.Mount(r, authn, idem)
 		if cs.hub != nil {
-			r.GET(liveRoute, authn, live.Handler(cs.hub, live.DefaultHeartbeat))
+			r.GET(liveRoute, authn, httpapi.LiveHandler(cs.hub, httpapi.DefaultLiveHeartbeat))
 		}
-		admin := r.Group("/api/v1/admin", authn, auth.RequireRole(customer.RoleAdmin))
-		// What consumers record follows the relay: X-Min-Position waits
-		// for the relay to have published that far.
-		relayed := readapi.WaitFor(func(context.Context) (eventstore.Position, error) { return cs.relay.Position(), nil }, 0)
-		admin.GET("/messages/poisoned", relayed, cs.listPoisoned)
-		admin.GET("/notifications", relayed, cs.listNotifications)
-		admin.POST("/messages/poisoned/:id/redrive", idem, cs.redrive)
-	}
-}
-
-type poisonedView struct {
-	ID        string    `json:"id"`
-	Consumer  string    `json:"consumer"`
-	Topic     string    `json:"topic"`
-	Reason    string    `json:"reason"`
-	EventID   string    `json:"event_id"`
-	EventType string    `json:"event_type"`
-	StreamID  string    `json:"stream_id"`
-	Position  int64     `json:"position"`
-	At        time.Time `json:"at"`
-}
-
-// listPoisoned lists the messages a consumer gave up on, newest first.
-func (cs *checkoutSide) listPoisoned(c *gin.Context) {
-	limit, ok := queryLimit(c)
-	if !ok {
-		return
-	}
-	list, err := cs.poison.List(c.Request.Context(), limit)
-	if err != nil {
-		httpedge.WriteError(c, apperr.Unavailable("poison store unavailable", err))
-		return
-	}
-	items := make([]poisonedView, len(list))
-	for i, p := range list {
-		items[i] = poisonedView{ID: p.ID, Consumer: p.Consumer, Topic: p.Topic, Reason: p.Reason, EventID: p.EventID,
-			EventType: p.EventType, StreamID: p.StreamID, Position: int64(p.Position), At: p.At.UTC()}
-	}
-	c.JSON(http.StatusOK, gin.H{"items": items})
-}
-
-// queryLimit reads the admin lists' limit (1..1000, default 100); a bad one
-// has been answered with a 400 when ok is false.
-func queryLimit(c *gin.Context) (limit int, ok bool) {
-	v := c.Query("limit")
-	if v == "" {
-		return 100, true
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1000 {
-		httpedge.WriteError(c, apperr.Invalid("invalid limit", apperr.Field("limit", "must be 1..1000")))
-		return 0, false
-	}
-	return n, true
-}
-
-// redrive hands a poisoned message back to the consumer that failed it.
-func (cs *checkoutSide) redrive(c *gin.Context) {
-	err := cs.router.Redrive(c.Request.Context(), c.Param("id"))
-	switch {
-	case errors.Is(err, messaging.ErrNoSuchPoisoned):
-		httpedge.WriteError(c, apperr.NotFound("not found"))
-	case err != nil:
-		httpedge.WriteError(c, apperr.Unavailable("redrive failed", err))
-	default:
-		c.JSON(http.StatusAccepted, gin.H{"id": c.Param("id"), "redriven": true})
+		ops := &httpapi.Operations{
+			Poison: cs.poison, Redrive: cs.router.Redrive, Notifications: cs.notifications,
+			Relayed: func(context.Context) (eventstore.Position, error) { return cs.relay.Position(), nil },
+		}
+		ops.Mount(r, authn, auth.RequireRole(customer.RoleAdmin), idem)
 	}
 }

@@ -18,11 +18,11 @@ import (
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/projections"
 	"github.com/commerce-engine/commerce/projections/analytics"
 	pgproj "github.com/commerce-engine/commerce/projections/postgres"
 	redisproj "github.com/commerce-engine/commerce/projections/redis"
-	"github.com/commerce-engine/commerce/readapi"
 	"github.com/commerce-engine/commerce/readapi/cache"
 )
 
@@ -30,7 +30,7 @@ import (
 type readSide struct {
 	runner    *projections.Runner
 	rebuilds  *projections.Rebuilds
-	api       *readapi.API
+	api       *httpapi.Reads
 	analytics analytics.Reader
 	cache     *cache.Cache
 	cancel    context.CancelFunc
@@ -56,7 +56,7 @@ type model struct {
 // that reads them.
 type readModels struct {
 	models    []model
-	api       *readapi.API
+	api       *httpapi.Reads
 	analytics analytics.Reader
 	// redis holds the carts and shares the catalog cache; nil keeps the
 	// cache in process only.
@@ -242,7 +242,7 @@ const analyticsPoll = 250 * time.Millisecond
 
 // memoryModels are the embedded default's read models: in memory, rebuilt
 // from the log at every start, rebuildable while serving.
-func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *readapi.API, analytics.Reader) {
+func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *httpapi.Reads, analytics.Reader) {
 	catalog := projections.NewSlot(func() *projections.MemoryCatalog { return projections.NewMemoryCatalog(codec) })
 	carts := projections.NewSlot(func() *projections.MemoryCarts { return projections.NewMemoryCarts(codec) })
 	orders := projections.NewSlot(func() *projections.MemoryOrders { return projections.NewMemoryOrders(codec) })
@@ -264,7 +264,7 @@ func memoryModels(store eventstore.Store, codec *eventstore.Codec) ([]model, *re
 		slot("correlations", eventstore.Filter{}, correlations, correlations.Rebuild),
 		slot(analytics.Name, analytics.Filter, sales, sales.Rebuild),
 	}
-	api := &readapi.API{
+	api := &httpapi.Reads{
 		Catalog:      projections.CatalogSlot{Slot: catalog},
 		Carts:        projections.CartSlot{Slot: carts},
 		Orders:       projections.OrderSlot{Slot: orders},

@@ -15,9 +15,9 @@ import (
 
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/commands"
-	"github.com/commerce-engine/commerce/commands/httpapi"
 	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/openapi"
 	"github.com/commerce-engine/commerce/tracing"

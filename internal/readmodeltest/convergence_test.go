@@ -13,9 +13,9 @@ import (
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
+	"github.com/commerce-engine/commerce/internal/readmodeltest"
 	"github.com/commerce-engine/commerce/projections"
 	"github.com/commerce-engine/commerce/projections/analytics"
-	"github.com/commerce-engine/commerce/projections/readmodeltest"
 )
 
 // memoryModels is the embedded default's set of read models.

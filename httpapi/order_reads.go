@@ -1,4 +1,4 @@
-package readapi
+package httpapi
 
 import (
 	"net/http"
@@ -15,12 +15,12 @@ import (
 // mountOrders registers the order reads: a shopper sees only their own
 // orders, an admin anyone's. Another shopper's order is a 404, like one
 // that does not exist, so order ids cannot be probed.
-func (a *API) mountOrders(v1 gin.IRouter, authn gin.HandlerFunc) {
+func (a *Reads) mountOrders(v1 gin.IRouter, authn gin.HandlerFunc) {
 	v1.GET("/orders/user/:userId", authn, a.waitFor(a.through("orders", a.Orders)), a.ordersOfUser)
 	v1.GET("/orders/:id", authn, a.waitFor(a.through("orders", a.Orders)), a.getOrder)
 }
 
-func (a *API) ordersOfUser(c *gin.Context) {
+func (a *Reads) ordersOfUser(c *gin.Context) {
 	claims, _ := auth.ClaimsFrom(c)
 	user := c.Param("userId")
 	// Another shopper's history is a 404 like a user that does not exist.
@@ -30,13 +30,13 @@ func (a *API) ordersOfUser(c *gin.Context) {
 	}
 	items, err := a.Orders.OrdersOf(c.Request.Context(), user)
 	if err != nil {
-		httpedge.WriteError(c, unavailable("orders", err))
+		httpedge.WriteError(c, modelUnavailable("orders", err))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
-func (a *API) getOrder(c *gin.Context) {
+func (a *Reads) getOrder(c *gin.Context) {
 	claims, _ := auth.ClaimsFrom(c)
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
@@ -45,7 +45,7 @@ func (a *API) getOrder(c *gin.Context) {
 	}
 	o, ok, err := a.Orders.Order(c.Request.Context(), id.String())
 	if err != nil {
-		httpedge.WriteError(c, unavailable("orders", err))
+		httpedge.WriteError(c, modelUnavailable("orders", err))
 		return
 	}
 	if !ok || (claims.Role != customer.RoleAdmin && o.UserID != claims.UserID) {

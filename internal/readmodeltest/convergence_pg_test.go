@@ -12,11 +12,11 @@ import (
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/eventstore"
 	espg "github.com/commerce-engine/commerce/eventstore/postgres"
+	"github.com/commerce-engine/commerce/internal/readmodeltest"
 	"github.com/commerce-engine/commerce/internal/testsvc"
 	"github.com/commerce-engine/commerce/projections"
 	"github.com/commerce-engine/commerce/projections/analytics"
 	pgproj "github.com/commerce-engine/commerce/projections/postgres"
-	"github.com/commerce-engine/commerce/projections/readmodeltest"
 	redisproj "github.com/commerce-engine/commerce/projections/redis"
 )
 

@@ -1,6 +1,10 @@
-// Package httpapi is the write side's HTTP API: gin handlers that decode a
-// request, run a command through the commands package and answer with the
-// resulting resource and X-Event-Position. Reads come from readapi.
+// Package httpapi is the engine's HTTP API, above both sides: one file per
+// resource group, each JSON shape defined once (resources.go). Writes
+// (API, Payments) decode a request, run a command through the commands
+// package and answer from what the command returned, with
+// X-Event-Position; reads (Reads) answer from the read models and honour
+// X-Min-Position so a client can read its own writes. httpedge is the
+// middleware and problem+json in front of it.
 package httpapi
 
 import (
@@ -24,7 +28,7 @@ import (
 	"github.com/commerce-engine/commerce/httpedge"
 )
 
-// API holds what the write handlers need; cmd/commerce builds one and mounts
+// API holds what the write handlers need; internal/app builds one and mounts
 // it with Mount.
 type API struct {
 	Runner   *commands.Runner

@@ -1,4 +1,4 @@
-package readapi
+package httpapi
 
 import (
 	"encoding/json"
@@ -36,7 +36,7 @@ func viewEvent(e eventstore.Event) eventView {
 
 // streamEvents is the raw stream browser: any stream's events from a
 // version, straight from the event store (admins only).
-func (a *API) streamEvents(c *gin.Context) {
+func (a *Reads) streamEvents(c *gin.Context) {
 	stream := c.Param("stream_id")
 	if err := eventstore.ValidateStreamID(stream); err != nil {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
@@ -78,7 +78,7 @@ func (a *API) streamEvents(c *gin.Context) {
 // orders projection's fold and answers the order resource as it was then,
 // the shape GET /api/v1/orders/{id} answers; an order that did not exist
 // yet is a 404.
-func (a *API) orderState(c *gin.Context) {
+func (a *Reads) orderState(c *gin.Context) {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
@@ -118,7 +118,7 @@ func (a *API) orderState(c *gin.Context) {
 // oldest first: the events sharing the correlation id of the order's first
 // event, and every event of the order's own stream (status changes made
 // later by admins carry their own request's correlation).
-func (a *API) timeline(c *gin.Context) {
+func (a *Reads) timeline(c *gin.Context) {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
@@ -134,7 +134,7 @@ func (a *API) timeline(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		httpedge.WriteError(c, unavailable("timelines", err))
+		httpedge.WriteError(c, modelUnavailable("timelines", err))
 		return
 	}
 	out := make([]eventView, 0, len(evs))

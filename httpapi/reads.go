@@ -1,7 +1,4 @@
-// Package readapi is the read side's HTTP API: gin handlers that answer
-// from read models, never from the event store's streams, and honour
-// X-Min-Position so a client can read its own writes.
-package readapi
+package httpapi
 
 import (
 	"context"
@@ -30,8 +27,10 @@ const HeaderMinPosition = httpedge.HeaderMinPosition
 // DefaultMaxWait bounds how long a read waits for X-Min-Position.
 const DefaultMaxWait = 5 * time.Second
 
-// API serves the read endpoints from the models.
-type API struct {
+// Reads serves the read endpoints from the read models, never from the
+// event store's streams, and honours X-Min-Position so a client can read
+// its own writes.
+type Reads struct {
 	Catalog projections.CatalogReader
 	Carts   projections.CartReader
 	Orders  projections.OrderReader
@@ -56,7 +55,7 @@ type API struct {
 
 // Mount registers the public catalog routes on r, and the caller's own
 // cart behind authn.
-func (a *API) Mount(r gin.IRouter, authn gin.HandlerFunc) {
+func (a *Reads) Mount(r gin.IRouter, authn gin.HandlerFunc) {
 	v1 := r.Group("/api/v1")
 	catalog := []gin.HandlerFunc{a.waitFor(a.through("catalog", a.Catalog))}
 	if a.CatalogCache != nil {
@@ -85,13 +84,13 @@ func (a *API) Mount(r gin.IRouter, authn gin.HandlerFunc) {
 
 // cart answers the caller's own cart: the cart stream is the user's id, so
 // no other cart can be named.
-func (a *API) cart(summary bool) gin.HandlerFunc {
+func (a *Reads) cart(summary bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		claims, _ := auth.ClaimsFrom(c)
 		ctx := c.Request.Context()
 		s, err := a.Carts.Cart(ctx, claims.UserID)
 		if err != nil {
-			httpedge.WriteError(c, unavailable("carts", err))
+			httpedge.WriteError(c, modelUnavailable("carts", err))
 			return
 		}
 		v, err := projections.RenderCart(s, func(id string) (projections.Product, bool, error) { return a.Catalog.Product(ctx, id) }, summary)
@@ -106,7 +105,7 @@ func (a *API) cart(summary bool) gin.HandlerFunc {
 // through returns how far projection name has processed the log: from the
 // runner when there is one (it counts events the filter skips), else the
 // model's own checkpoint.
-func (a *API) through(name string, model projections.Positioned) func(context.Context) (eventstore.Position, error) {
+func (a *Reads) through(name string, model projections.Positioned) func(context.Context) (eventstore.Position, error) {
 	return func(ctx context.Context) (eventstore.Position, error) {
 		pos, err := model.Position(ctx)
 		if a.Projections != nil {
@@ -118,7 +117,7 @@ func (a *API) through(name string, model projections.Positioned) func(context.Co
 
 // OrdersThrough is how far the shopper's order reads have applied the log:
 // what a live push waits for, so that the order it announces can be read.
-func (a *API) OrdersThrough(ctx context.Context) (eventstore.Position, error) {
+func (a *Reads) OrdersThrough(ctx context.Context) (eventstore.Position, error) {
 	return a.through("orders", a.Orders)(ctx)
 }
 
@@ -135,9 +134,9 @@ func (e errModelUnavailable) Error() string {
 func (e errModelUnavailable) Unwrap() error             { return e.err }
 func (e errModelUnavailable) RetryAfter() time.Duration { return time.Second }
 
-// unavailable wraps a read model's failure as a 503 with Retry-After,
+// modelUnavailable wraps a read model's failure as a 503 with Retry-After,
 // keeping the cause for the log but not for the client.
-func unavailable(model string, err error) error {
+func modelUnavailable(model string, err error) error {
 	return apperr.Unavailable("the "+model+" are unavailable, try again shortly", errModelUnavailable{model: model, err: err})
 }
 
@@ -150,7 +149,7 @@ func (errNotCaughtUp) RetryAfter() time.Duration { return time.Second }
 
 // waitFor holds a request until position() reaches X-Min-Position, at most
 // MaxWait; then it answers 503 with Retry-After.
-func (a *API) waitFor(position func(context.Context) (eventstore.Position, error)) gin.HandlerFunc {
+func (a *Reads) waitFor(position func(context.Context) (eventstore.Position, error)) gin.HandlerFunc {
 	return WaitFor(position, a.MaxWait)
 }
 
@@ -195,7 +194,7 @@ func WaitFor(position func(context.Context) (eventstore.Position, error), wait t
 	}
 }
 
-func (a *API) listProducts(c *gin.Context) {
+func (a *Reads) listProducts(c *gin.Context) {
 	q := projections.Query{Category: c.Query("category"), Text: c.Query("q"), Sort: c.Query("sort"), Cursor: c.Query("cursor")}
 	var fields []apperr.FieldError
 	switch q.Sort {
@@ -239,7 +238,7 @@ func (a *API) listProducts(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		httpedge.WriteError(c, unavailable("products", err))
+		httpedge.WriteError(c, modelUnavailable("products", err))
 		return
 	}
 	var nextCursor *string
@@ -249,7 +248,7 @@ func (a *API) listProducts(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": nextCursor})
 }
 
-func (a *API) getProduct(c *gin.Context) {
+func (a *Reads) getProduct(c *gin.Context) {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
@@ -257,7 +256,7 @@ func (a *API) getProduct(c *gin.Context) {
 	}
 	p, ok, err := a.Catalog.Product(c.Request.Context(), strings.ToLower(id.String()))
 	if err != nil {
-		httpedge.WriteError(c, unavailable("products", err))
+		httpedge.WriteError(c, modelUnavailable("products", err))
 		return
 	}
 	if !ok {
@@ -267,10 +266,10 @@ func (a *API) getProduct(c *gin.Context) {
 	c.JSON(http.StatusOK, p)
 }
 
-func (a *API) categories(c *gin.Context) {
+func (a *Reads) categories(c *gin.Context) {
 	items, err := a.Catalog.Categories(c.Request.Context())
 	if err != nil {
-		httpedge.WriteError(c, unavailable("categories", err))
+		httpedge.WriteError(c, modelUnavailable("categories", err))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items})

@@ -1,4 +1,4 @@
-package readapi
+package httpapi
 
 import (
 	"net/http"
@@ -27,7 +27,7 @@ const (
 // MountAnalytics registers the analytics reads on r behind authn and allow
 // (the caller passes auth.RequireRole(customer.RoleAdmin, customer.RoleAnalyst)). A nil
 // authn or allow fails closed: every request is refused with 403.
-func (a *API) MountAnalytics(r gin.IRouter, authn, allow gin.HandlerFunc, reader analytics.Reader) {
+func (a *Reads) MountAnalytics(r gin.IRouter, authn, allow gin.HandlerFunc, reader analytics.Reader) {
 	deny := func(c *gin.Context) {
 		httpedge.WriteError(c, apperr.Forbidden("analytics are not enabled for any role"))
 		c.Abort()
@@ -57,7 +57,7 @@ func analyticsSales(reader analytics.Reader) gin.HandlerFunc {
 		}
 		series, err := reader.Sales(c.Request.Context(), from, to, granularity)
 		if err != nil {
-			httpedge.WriteError(c, unavailable("analytics", err))
+			httpedge.WriteError(c, modelUnavailable("analytics", err))
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"series": series})
@@ -81,7 +81,7 @@ func analyticsTopProducts(reader analytics.Reader) gin.HandlerFunc {
 		}
 		items, err := reader.TopProducts(c.Request.Context(), from, to, limit)
 		if err != nil {
-			httpedge.WriteError(c, unavailable("analytics", err))
+			httpedge.WriteError(c, modelUnavailable("analytics", err))
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"items": items})
@@ -97,7 +97,7 @@ func analyticsFunnel(reader analytics.Reader) gin.HandlerFunc {
 		}
 		f, err := reader.Funnel(c.Request.Context(), from, to)
 		if err != nil {
-			httpedge.WriteError(c, unavailable("analytics", err))
+			httpedge.WriteError(c, modelUnavailable("analytics", err))
 			return
 		}
 		c.JSON(http.StatusOK, f)

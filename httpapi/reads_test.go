@@ -1,4 +1,4 @@
-package readapi_test
+package httpapi_test
 
 import (
 	"context"
@@ -23,10 +23,10 @@ import (
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore/sqlite"
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/openapi/openapitest"
 	"github.com/commerce-engine/commerce/projections"
-	"github.com/commerce-engine/commerce/readapi"
 )
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -78,7 +78,7 @@ func TestCatalogEndpoints(t *testing.T) {
 	model := projections.NewMemoryCatalog(codec)
 	f := newFixture(t, projections.Projection{Name: "catalog", Filter: projections.CatalogFilter, Target: model})
 	r, engine := f.runner, f.engine
-	(&readapi.API{Catalog: model, MaxWait: 300 * time.Millisecond}).Mount(engine, nil)
+	(&httpapi.Reads{Catalog: model, MaxWait: 300 * time.Millisecond}).Mount(engine, nil)
 	get := func(path string, header ...string) (*httptest.ResponseRecorder, map[string]any) {
 		t.Helper()
 		req := httptest.NewRequest("GET", path, nil)
@@ -106,7 +106,7 @@ func TestCatalogEndpoints(t *testing.T) {
 	_, last := create("Apron", "kitchen", 2500)
 
 	// Read your own write: wait for the position the write answered.
-	rec, body := get("/api/v1/products?category=kitchen&sort=price_asc", readapi.HeaderMinPosition, strconv.FormatInt(last, 10))
+	rec, body := get("/api/v1/products?category=kitchen&sort=price_asc", httpapi.HeaderMinPosition, strconv.FormatInt(last, 10))
 	if rec.Code != 200 {
 		t.Fatalf("list: %d %s", rec.Code, rec.Body)
 	}
@@ -148,10 +148,10 @@ func TestCatalogEndpoints(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want %d problem", path, rec.Code, rec.Body, status)
 		}
 	}
-	if rec, _ := get("/api/v1/products", readapi.HeaderMinPosition, "x"); rec.Code != 400 {
+	if rec, _ := get("/api/v1/products", httpapi.HeaderMinPosition, "x"); rec.Code != 400 {
 		t.Errorf("bad X-Min-Position: %d", rec.Code)
 	}
-	rec, _ = get("/api/v1/products", readapi.HeaderMinPosition, strconv.FormatInt(last+1000, 10))
+	rec, _ = get("/api/v1/products", httpapi.HeaderMinPosition, strconv.FormatInt(last+1000, 10))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
 		t.Errorf("a position the model never reaches: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
 	}
@@ -168,7 +168,7 @@ func TestCartEndpointsServeOnlyTheCallersCart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&readapi.API{Catalog: catalogModel, Carts: carts, Projections: f.projections}).Mount(engine, auth.Authenticate(tokens))
+	(&httpapi.Reads{Catalog: catalogModel, Carts: carts, Projections: f.projections}).Mount(engine, auth.Authenticate(tokens))
 
 	product := uuid.NewString()
 	for _, cmd := range []any{
@@ -186,7 +186,7 @@ func TestCartEndpointsServeOnlyTheCallersCart(t *testing.T) {
 	}
 	get := func(path, user string) (*httptest.ResponseRecorder, map[string]any) {
 		req := httptest.NewRequest("GET", path, nil)
-		req.Header.Set(readapi.HeaderMinPosition, strconv.FormatInt(int64(res.Position), 10))
+		req.Header.Set(httpapi.HeaderMinPosition, strconv.FormatInt(int64(res.Position), 10))
 		if user != "" {
 			tok, _, _ := tokens.Issue(user, customer.RoleShopper)
 			req.Header.Set("Authorization", "Bearer "+tok)
@@ -220,7 +220,7 @@ func TestStreamBrowserAndOrderStateAtAPosition(t *testing.T) {
 	f := newFixture(t)
 	s, r, engine := f.store, f.runner, f.engine
 	pass := func(c *gin.Context) { c.Next() }
-	(&readapi.API{Store: s, Codec: r.Codec}).MountAdmin(engine, pass, pass)
+	(&httpapi.Reads{Store: s, Codec: r.Codec}).MountAdmin(engine, pass, pass)
 
 	id, customer := uuid.NewString(), uuid.NewString()
 	eur := func(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
@@ -278,7 +278,7 @@ func TestOrdersAreTheirOwnersOnly(t *testing.T) {
 	f := newFixture(t, projections.Projection{Name: "orders", Filter: projections.OrderFilter, Target: orders})
 	r, engine := f.runner, f.engine
 	tokens, _ := auth.NewTokens(auth.TokensConfig{Secret: []byte(strings.Repeat("o", 32))})
-	(&readapi.API{Catalog: projections.NewMemoryCatalog(codec), Orders: orders}).Mount(engine, auth.Authenticate(tokens))
+	(&httpapi.Reads{Catalog: projections.NewMemoryCatalog(codec), Orders: orders}).Mount(engine, auth.Authenticate(tokens))
 
 	alice, bob := uuid.NewString(), uuid.NewString()
 	eur := func(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
@@ -298,7 +298,7 @@ func TestOrdersAreTheirOwnersOnly(t *testing.T) {
 	}
 	get := func(path, user string, role customer.Role) (*httptest.ResponseRecorder, map[string]any) {
 		req := httptest.NewRequest("GET", path, nil)
-		req.Header.Set(readapi.HeaderMinPosition, strconv.FormatInt(last, 10))
+		req.Header.Set(httpapi.HeaderMinPosition, strconv.FormatInt(last, 10))
 		tok, _, _ := tokens.Issue(user, role)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		rec := httptest.NewRecorder()
@@ -335,7 +335,7 @@ func TestOrderTimelineGathersTheCheckoutAcrossStreams(t *testing.T) {
 	f := newFixture(t, projections.Projection{Name: "correlations", Target: corr})
 	s, r, engine := f.store, f.runner, f.engine
 	pass := func(c *gin.Context) { c.Next() }
-	(&readapi.API{Store: s, Codec: r.Codec, Correlations: corr}).MountAdmin(engine, pass, pass)
+	(&httpapi.Reads{Store: s, Codec: r.Codec, Correlations: corr}).MountAdmin(engine, pass, pass)
 
 	meta := func(correlation string) commands.Metadata {
 		return commands.Metadata{CommandID: uuid.NewString(), CorrelationID: correlation}
@@ -361,7 +361,7 @@ func TestOrderTimelineGathersTheCheckoutAcrossStreams(t *testing.T) {
 	must(res, err)
 
 	req := httptest.NewRequest("GET", "/api/v1/admin/orders/"+orderID+"/timeline", nil)
-	req.Header.Set(readapi.HeaderMinPosition, strconv.FormatInt(int64(res.Position), 10))
+	req.Header.Set(httpapi.HeaderMinPosition, strconv.FormatInt(int64(res.Position), 10))
 	rec := httptest.NewRecorder()
 	engine.ServeHTTP(rec, req)
 	var body struct {

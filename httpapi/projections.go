@@ -1,4 +1,4 @@
-package readapi
+package httpapi
 
 import (
 	"context"
@@ -29,7 +29,7 @@ type projectionView struct {
 }
 
 // MountAdmin registers the admin read routes behind authn and admin.
-func (a *API) MountAdmin(r gin.IRouter, authn, admin gin.HandlerFunc) {
+func (a *Reads) MountAdmin(r gin.IRouter, authn, admin gin.HandlerFunc) {
 	g := r.Group("/api/v1/admin", authn, admin)
 	g.GET("/projections", a.projections)
 	if a.Rebuilds != nil {
@@ -42,7 +42,7 @@ func (a *API) MountAdmin(r gin.IRouter, authn, admin gin.HandlerFunc) {
 	}
 }
 
-func (a *API) projections(c *gin.Context) {
+func (a *Reads) projections(c *gin.Context) {
 	items := []projectionView{}
 	if a.Projections != nil {
 		for _, s := range a.Projections.Statuses() {
@@ -64,7 +64,7 @@ func (a *API) projections(c *gin.Context) {
 }
 
 // waitForCorrelations applies X-Min-Position to the correlation index.
-func (a *API) waitForCorrelations(c *gin.Context) {
+func (a *Reads) waitForCorrelations(c *gin.Context) {
 	if a.Correlations == nil {
 		c.Next()
 		return
@@ -74,7 +74,7 @@ func (a *API) waitForCorrelations(c *gin.Context) {
 
 // rebuild starts replaying a projection into a new generation; reads stay
 // on the old one until the new one has caught up and is swapped in.
-func (a *API) rebuild(c *gin.Context) {
+func (a *Reads) rebuild(c *gin.Context) {
 	name := c.Param("name")
 	ctx := a.Lifetime
 	if ctx == nil {

@@ -1,4 +1,4 @@
-package readapi_test
+package httpapi_test
 
 import (
 	"context"
@@ -22,9 +22,9 @@ import (
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/domain/payment"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/projections"
 	"github.com/commerce-engine/commerce/projections/analytics"
-	"github.com/commerce-engine/commerce/readapi"
 )
 
 // paymentAggregate drives the payment decider for these tests.
@@ -39,7 +39,7 @@ func TestAnalyticsEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&readapi.API{MaxWait: 300 * time.Millisecond}).MountAnalytics(engine, auth.Authenticate(tokens), auth.RequireRole(customer.RoleAdmin, customer.RoleAnalyst), model)
+	(&httpapi.Reads{MaxWait: 300 * time.Millisecond}).MountAnalytics(engine, auth.Authenticate(tokens), auth.RequireRole(customer.RoleAdmin, customer.RoleAnalyst), model)
 
 	ctx := context.Background()
 	var last eventstore.Position
@@ -131,7 +131,7 @@ func TestAnalyticsEndpoints(t *testing.T) {
 		_ = json.Unmarshal(rec.Body.Bytes(), &body)
 		return rec, body
 	}
-	caughtUp := []string{readapi.HeaderMinPosition, strconv.FormatInt(int64(last), 10)}
+	caughtUp := []string{httpapi.HeaderMinPosition, strconv.FormatInt(int64(last), 10)}
 
 	// Read your own writes, as an analyst.
 	rec, _ := get("/api/v1/analytics/sales?from=2026-03-01&to=2026-05-01", analyst, caughtUp...)
@@ -233,11 +233,11 @@ func TestAnalyticsEndpoints(t *testing.T) {
 	}
 
 	// X-Min-Position the model never reaches: 503 with Retry-After.
-	rec, _ = get("/api/v1/analytics/funnel", analyst, readapi.HeaderMinPosition, strconv.FormatInt(int64(last)+1000, 10))
+	rec, _ = get("/api/v1/analytics/funnel", analyst, httpapi.HeaderMinPosition, strconv.FormatInt(int64(last)+1000, 10))
 	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
 		t.Errorf("unreached position: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
 	}
-	if rec, _ := get("/api/v1/analytics/funnel", analyst, readapi.HeaderMinPosition, "-1"); rec.Code != 400 {
+	if rec, _ := get("/api/v1/analytics/funnel", analyst, httpapi.HeaderMinPosition, "-1"); rec.Code != 400 {
 		t.Errorf("bad X-Min-Position: %d", rec.Code)
 	}
 }
@@ -262,7 +262,7 @@ func TestAnalyticsModelDownIs503(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	pass := func(c *gin.Context) { c.Next() }
-	(&readapi.API{}).MountAnalytics(f.engine, pass, pass, brokenReader{})
+	(&httpapi.Reads{}).MountAnalytics(f.engine, pass, pass, brokenReader{})
 	for _, path := range []string{"/api/v1/analytics/sales", "/api/v1/analytics/top-products", "/api/v1/analytics/funnel"} {
 		rec := httptest.NewRecorder()
 		f.engine.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -275,7 +275,7 @@ func TestAnalyticsModelDownIs503(t *testing.T) {
 func TestAnalyticsFailsClosedWithoutAuth(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	(&readapi.API{}).MountAnalytics(f.engine, nil, nil, analytics.NewMemory(codec))
+	(&httpapi.Reads{}).MountAnalytics(f.engine, nil, nil, analytics.NewMemory(codec))
 	rec := httptest.NewRecorder()
 	f.engine.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/analytics/funnel", nil))
 	if rec.Code != 403 {

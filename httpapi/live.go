@@ -1,4 +1,4 @@
-package live
+package httpapi
 
 import (
 	"encoding/json"
@@ -13,29 +13,30 @@ import (
 	"github.com/commerce-engine/commerce/apperr"
 	"github.com/commerce-engine/commerce/auth"
 	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/live"
 )
 
-// DefaultHeartbeat is the interval between keep-alive comments when
-// Handler is given none: below common proxy idle timeouts (60 s).
-const DefaultHeartbeat = 15 * time.Second
+// DefaultLiveHeartbeat is the interval between keep-alive comments when
+// LiveHandler is given none: below common proxy idle timeouts (60 s).
+const DefaultLiveHeartbeat = 15 * time.Second
 
-// writeTimeout bounds each write, so that a client that stopped reading
+// liveWriteTimeout bounds each write, so that a client that stopped reading
 // cannot hold the handler (and its subscription) forever.
-const writeTimeout = 10 * time.Second
+const liveWriteTimeout = 10 * time.Second
 
-// Handler serves GET /api/v1/orders/live as text/event-stream for the
+// LiveHandler serves GET /api/v1/orders/live as text/event-stream for the
 // caller authenticated by auth.Authenticate (401 problem without claims):
 // an initial comment, then each of the caller's order updates as
 // "event: order" with the Update as JSON data, and a comment every
-// heartbeat (DefaultHeartbeat for heartbeat <= 0). It returns when the
+// heartbeat (DefaultLiveHeartbeat for heartbeat <= 0). It returns when the
 // client goes away, a write fails or times out, or the hub is closed.
 //
 // Hazard: a per-request deadline (httpedge.Timeout) ends the stream at the
 // deadline; mount the route outside it. The client's EventSource
 // reconnects on its own.
-func Handler(h *Hub, heartbeat time.Duration) gin.HandlerFunc {
+func LiveHandler(h *live.Hub, heartbeat time.Duration) gin.HandlerFunc {
 	if heartbeat <= 0 {
-		heartbeat = DefaultHeartbeat
+		heartbeat = DefaultLiveHeartbeat
 	}
 	return func(c *gin.Context) {
 		claims, ok := auth.ClaimsFrom(c)
@@ -56,7 +57,7 @@ func Handler(h *Hub, heartbeat time.Duration) gin.HandlerFunc {
 		w.WriteHeader(http.StatusOK)
 		log := slog.Default().With("user_id", claims.UserID)
 		send := func(frame string) bool {
-			if err := rc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			if err := rc.SetWriteDeadline(time.Now().Add(liveWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 				log.Debug("live: set write deadline", "err", err)
 			}
 			if _, err := fmt.Fprint(w, frame); err != nil {
