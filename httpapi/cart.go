@@ -13,18 +13,18 @@ import (
 	"github.com/commerce-engine/commerce/domain/cart"
 	"github.com/commerce-engine/commerce/domain/catalog"
 	"github.com/commerce-engine/commerce/httpedge"
-	"github.com/commerce-engine/commerce/projections"
 )
 
-// viewCart renders a cart with each line's product sku and name, from this
-// process's cached product states (at most commands.PeekMaxAge old).
-func (a *API) viewCart(ctx context.Context, s cart.State) (projections.CartView, error) {
-	return projections.RenderCart(s, func(id string) (projections.Product, bool, error) {
+// viewCart renders the cart a command returned with each line's product
+// sku and name, from the write side's cached product states (at most
+// commands.PeekMaxAge old), never from a read model.
+func (a *API) viewCart(ctx context.Context, s cart.State) (Cart, error) {
+	return renderCart(s, func(id string) (cartProduct, bool, error) {
 		p, _, err := commands.Peek(ctx, a.Runner, commands.Product, catalog.StreamID(id))
 		if err != nil {
-			return projections.Product{}, false, err
+			return cartProduct{}, false, err
 		}
-		return projections.Product{ID: id, SKU: p.SKU, Name: p.Name, Available: p.Available()}, p.Exists, nil
+		return cartProduct{SKU: p.SKU, Name: p.Name, Available: p.Available()}, p.Exists, nil
 	}, false)
 }
 

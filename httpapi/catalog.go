@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -55,26 +54,6 @@ func (r productRequest) validate(create bool) error {
 	return nil
 }
 
-// productView is the product resource of API.md.
-type productView struct {
-	ID          string      `json:"id"`
-	SKU         string      `json:"sku"`
-	Name        string      `json:"name"`
-	Description string      `json:"description"`
-	Category    string      `json:"category"`
-	Price       money.Money `json:"price"`
-	Available   int64       `json:"available"`
-	ImageURL    string      `json:"image_url"`
-	UpdatedAt   time.Time   `json:"updated_at"`
-}
-
-func viewProduct(s catalog.State, at time.Time) productView {
-	return productView{
-		ID: s.ProductID, SKU: s.SKU, Name: s.Name, Description: s.Description, Category: s.Category,
-		Price: s.Price, Available: s.Available(), ImageURL: s.ImageURL, UpdatedAt: at.UTC(),
-	}
-}
-
 func (a *API) createProduct(c *gin.Context) {
 	var req productRequest
 	if err := httpedge.DecodeJSON(c, &req); err != nil {
@@ -104,7 +83,7 @@ func (a *API) createProduct(c *gin.Context) {
 		}
 	}
 	c.Header("Location", "/api/v1/products/"+id)
-	answer(c, http.StatusCreated, res.Position, viewProduct(res.State, now))
+	answer(c, http.StatusCreated, res.Position, productOfState(res.State, now))
 }
 
 func (a *API) updateProduct(c *gin.Context) {
@@ -137,7 +116,7 @@ func (a *API) updateProduct(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	answer(c, http.StatusOK, res.Position, viewProduct(res.State, now))
+	answer(c, http.StatusOK, res.Position, productOfState(res.State, now))
 }
 
 type stockRequest struct {
@@ -165,7 +144,7 @@ func (a *API) adjustStock(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	answer(c, http.StatusOK, res.Position, viewProduct(res.State, now))
+	answer(c, http.StatusOK, res.Position, productOfState(res.State, now))
 }
 
 // pathUUID reads a UUID path parameter; anything else is a 404, so ids

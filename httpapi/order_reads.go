@@ -33,7 +33,7 @@ func (a *Reads) ordersOfUser(c *gin.Context) {
 		httpedge.WriteError(c, modelUnavailable("orders", err))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": items})
+	c.JSON(http.StatusOK, gin.H{"items": mapSlice(items, orderOfModel)})
 }
 
 func (a *Reads) getOrder(c *gin.Context) {
@@ -52,5 +52,5 @@ func (a *Reads) getOrder(c *gin.Context) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
-	c.JSON(http.StatusOK, o)
+	c.JSON(http.StatusOK, orderOfModel(o))
 }

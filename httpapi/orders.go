@@ -9,25 +9,10 @@ import (
 
 	"github.com/commerce-engine/commerce/apperr"
 	"github.com/commerce-engine/commerce/commands"
-	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/httpedge"
 )
-
-// orderView is the order resource of API.md.
-type orderView struct {
-	ID             string       `json:"id"`
-	UserID         string       `json:"user_id"`
-	Status         string       `json:"status"`
-	Lines          []order.Line `json:"lines"`
-	Total          money.Money  `json:"total"`
-	PaymentID      string       `json:"payment_id"`
-	Carrier        *string      `json:"carrier"`
-	TrackingNumber *string      `json:"tracking_number"`
-	CreatedAt      time.Time    `json:"created_at"`
-	UpdatedAt      time.Time    `json:"updated_at"`
-}
 
 type orderStatusRequest struct {
 	Status         string `json:"status"`
@@ -88,7 +73,7 @@ func (a *API) setOrderStatus(c *gin.Context) {
 // writeOrder answers an order command with the order resource.
 func (a *API) writeOrder(c *gin.Context, id string, res commands.Result[order.State]) {
 	ctx := c.Request.Context()
-	v := orderView{ID: id, UserID: res.State.CustomerID, Status: res.State.Status.String(), Lines: []order.Line{},
+	v := Order{ID: id, UserID: res.State.CustomerID, Status: res.State.Status.String(), Lines: []order.Line{},
 		Total: res.State.Total, PaymentID: res.State.PaymentID, UpdatedAt: a.Now().UTC().Truncate(time.Microsecond)}
 	if res.State.Carrier != "" {
 		v.Carrier, v.TrackingNumber = &res.State.Carrier, &res.State.TrackingNumber

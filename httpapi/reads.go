@@ -93,7 +93,10 @@ func (a *Reads) cart(summary bool) gin.HandlerFunc {
 			httpedge.WriteError(c, modelUnavailable("carts", err))
 			return
 		}
-		v, err := projections.RenderCart(s, func(id string) (projections.Product, bool, error) { return a.Catalog.Product(ctx, id) }, summary)
+		v, err := renderCart(s, func(id string) (cartProduct, bool, error) {
+			p, ok, err := a.Catalog.Product(ctx, id)
+			return cartProduct{SKU: p.SKU, Name: p.Name, Available: p.Available}, ok, err
+		}, summary)
 		if err != nil {
 			httpedge.WriteError(c, err)
 			return
@@ -245,7 +248,7 @@ func (a *Reads) listProducts(c *gin.Context) {
 	if next != "" {
 		nextCursor = &next
 	}
-	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": nextCursor})
+	c.JSON(http.StatusOK, gin.H{"items": mapSlice(items, productOfModel), "next_cursor": nextCursor})
 }
 
 func (a *Reads) getProduct(c *gin.Context) {
@@ -263,7 +266,7 @@ func (a *Reads) getProduct(c *gin.Context) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, productOfModel(p))
 }
 
 func (a *Reads) categories(c *gin.Context) {

@@ -1,11 +1,9 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -16,23 +14,6 @@ import (
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/projections"
 )
-
-// eventView is the event resource of the admin API.
-type eventView struct {
-	Position      int64           `json:"position"`
-	StreamID      string          `json:"stream_id"`
-	Version       int64           `json:"version"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schema_version"`
-	RecordedAt    time.Time       `json:"recorded_at"`
-	Data          json.RawMessage `json:"data"`
-	Metadata      json.RawMessage `json:"metadata"`
-}
-
-func viewEvent(e eventstore.Event) eventView {
-	return eventView{Position: int64(e.Position), StreamID: e.StreamID, Version: e.Version, Type: e.Type,
-		SchemaVersion: e.SchemaVersion, RecordedAt: e.RecordedAt, Data: e.Data, Metadata: e.Metadata}
-}
 
 // streamEvents is the raw stream browser: any stream's events from a
 // version, straight from the event store (admins only).
@@ -67,9 +48,9 @@ func (a *Reads) streamEvents(c *gin.Context) {
 		httpedge.WriteError(c, err)
 		return
 	}
-	out := make([]eventView, 0, len(evs))
+	out := make([]Event, 0, len(evs))
 	for _, e := range evs {
-		out = append(out, viewEvent(e))
+		out = append(out, NewEvent(e))
 	}
 	c.JSON(http.StatusOK, gin.H{"events": out})
 }
@@ -111,7 +92,7 @@ func (a *Reads) orderState(c *gin.Context) {
 		httpedge.WriteError(c, apperr.NotFound("not found"))
 		return
 	}
-	c.JSON(http.StatusOK, o)
+	c.JSON(http.StatusOK, orderOfModel(o))
 }
 
 // timeline answers every event of an order's checkout, across streams,
@@ -137,9 +118,9 @@ func (a *Reads) timeline(c *gin.Context) {
 		httpedge.WriteError(c, modelUnavailable("timelines", err))
 		return
 	}
-	out := make([]eventView, 0, len(evs))
+	out := make([]Event, 0, len(evs))
 	for _, e := range evs {
-		out = append(out, viewEvent(e))
+		out = append(out, NewEvent(e))
 	}
-	c.JSON(http.StatusOK, gin.H{"order_id": id.String(), "events": out})
+	c.JSON(http.StatusOK, Timeline{OrderID: id.String(), Events: out})
 }

@@ -17,18 +17,21 @@ import (
 )
 
 // Product is one product of the catalog read model: what shoppers browse.
+// It is a record, not an API shape (httpapi.Product is); the fields tagged
+// "-" are bookkeeping that in-process comparisons of read models
+// (internal/readmodeltest snapshots) leave out, as the API does.
 type Product struct {
-	ID          string      `json:"id"`
-	SKU         string      `json:"sku"`
-	Name        string      `json:"name"`
-	Description string      `json:"description"`
-	Category    string      `json:"category"`
-	Price       money.Money `json:"price"`
+	ID          string
+	SKU         string
+	Name        string
+	Description string
+	Category    string
+	Price       money.Money
 	// Available is on hand minus reserved: what can be bought now.
-	Available int64     `json:"available"`
-	ImageURL  string    `json:"image_url"`
+	Available int64
+	ImageURL  string
 	CreatedAt time.Time `json:"-"`
-	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedAt time.Time
 	// Created is the position of the product's first event, the tie-break
 	// that keeps paging stable.
 	Created eventstore.Position `json:"-"`

@@ -17,18 +17,20 @@ import (
 // OrderFilter is the only stream prefix the orders projection reads.
 var OrderFilter = eventstore.Filter{StreamPrefix: order.StreamPrefix}
 
-// Order is the order resource of the API: detail and history entries.
+// Order is one order of the orders read model: detail and history
+// entries. It is a record, not an API shape (httpapi.Order is); Placed is
+// bookkeeping that in-process comparisons of read models leave out.
 type Order struct {
-	ID             string       `json:"id"`
-	UserID         string       `json:"user_id"`
-	Status         string       `json:"status"`
-	Lines          []order.Line `json:"lines"`
-	Total          money.Money  `json:"total"`
-	PaymentID      string       `json:"payment_id"`
-	Carrier        *string      `json:"carrier"`
-	TrackingNumber *string      `json:"tracking_number"`
-	CreatedAt      time.Time    `json:"created_at"`
-	UpdatedAt      time.Time    `json:"updated_at"`
+	ID             string
+	UserID         string
+	Status         string
+	Lines          []order.Line
+	Total          money.Money
+	PaymentID      string
+	Carrier        *string
+	TrackingNumber *string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 	// Placed orders newest first in a customer's history.
 	Placed eventstore.Position `json:"-"`
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/domain/order"
 	"github.com/commerce-engine/commerce/eventstore"
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/projections"
 )
 
@@ -139,22 +140,9 @@ func (m *Main) Timeline(ctx context.Context, orderID string, asJSON bool, stdout
 		return err
 	}
 	if asJSON {
-		type event struct {
-			Position      int64           `json:"position"`
-			StreamID      string          `json:"stream_id"`
-			Version       int64           `json:"version"`
-			Type          string          `json:"type"`
-			SchemaVersion int             `json:"schema_version"`
-			RecordedAt    time.Time       `json:"recorded_at"`
-			Data          json.RawMessage `json:"data"`
-			Metadata      json.RawMessage `json:"metadata"`
-		}
-		out := struct {
-			OrderID string  `json:"order_id"`
-			Events  []event `json:"events"`
-		}{OrderID: id.String(), Events: []event{}}
+		out := httpapi.Timeline{OrderID: id.String(), Events: []httpapi.Event{}}
 		for _, e := range evs {
-			out.Events = append(out.Events, event{int64(e.Position), e.StreamID, e.Version, e.Type, e.SchemaVersion, e.RecordedAt, e.Data, e.Metadata})
+			out.Events = append(out.Events, httpapi.NewEvent(e))
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
