@@ -120,3 +120,26 @@ func userID(c *gin.Context) string {
 	claims, _ := auth.ClaimsFrom(c)
 	return claims.UserID
 }
+
+// cart answers the caller's own cart: the cart stream is the user's id, so
+// no other cart can be named.
+func (a *Reads) cart(summary bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		claims, _ := auth.ClaimsFrom(c)
+		ctx := c.Request.Context()
+		s, err := a.Carts.Cart(ctx, claims.UserID)
+		if err != nil {
+			httpedge.WriteError(c, modelUnavailable("carts", err))
+			return
+		}
+		v, err := renderCart(s, func(id string) (cartProduct, bool, error) {
+			p, ok, err := a.Catalog.Product(ctx, id)
+			return cartProduct{SKU: p.SKU, Name: p.Name, Available: p.Available}, ok, err
+		}, summary)
+		if err != nil {
+			httpedge.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+	}
+}

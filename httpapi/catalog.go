@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -12,6 +16,7 @@ import (
 	"github.com/commerce-engine/commerce/domain/catalog"
 	"github.com/commerce-engine/commerce/domain/money"
 	"github.com/commerce-engine/commerce/httpedge"
+	"github.com/commerce-engine/commerce/projections"
 )
 
 // productRequest is the body of POST and PUT /api/v1/admin/products.
@@ -156,4 +161,87 @@ func pathUUID(c *gin.Context, name string) (string, bool) {
 		return "", false
 	}
 	return id.String(), true
+}
+
+// The catalog reads: public, from the catalog read model.
+
+func (a *Reads) listProducts(c *gin.Context) {
+	q := projections.Query{Category: c.Query("category"), Text: c.Query("q"), Sort: c.Query("sort"), Cursor: c.Query("cursor")}
+	var fields []apperr.FieldError
+	switch q.Sort {
+	case "", projections.SortNewest, projections.SortName, projections.SortPriceAsc, projections.SortPriceDesc:
+	default:
+		fields = append(fields, apperr.Field("sort", "must be price_asc, price_desc, name or newest"))
+	}
+	price := func(name string) *int64 {
+		raw := c.Query(name)
+		if raw == "" {
+			return nil
+		}
+		v, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || v < 0 {
+			fields = append(fields, apperr.Field(name, "must be a whole number of minor units >= 0"))
+			return nil
+		}
+		return &v
+	}
+	q.MinPrice, q.MaxPrice = price("min_price"), price("max_price")
+	if raw := c.Query("page_size"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 100 {
+			fields = append(fields, apperr.Field("page_size", "must be between 1 and 100"))
+		}
+		q.PageSize = n
+	}
+	if len(q.Text) > 200 || len(q.Category) > 100 {
+		fields = append(fields, apperr.Field("q", "q is at most 200 bytes, category 100"))
+	}
+	if strings.ContainsFunc(q.Text+q.Category, unicode.IsControl) || !utf8.ValidString(q.Text+q.Category) {
+		fields = append(fields, apperr.Field("q", "q and category are text without control characters"))
+	}
+	if len(fields) > 0 {
+		httpedge.WriteError(c, apperr.Invalid("invalid product query", fields...))
+		return
+	}
+	items, next, err := a.Catalog.Products(c.Request.Context(), q)
+	if errors.Is(err, projections.ErrBadCursor) {
+		httpedge.WriteError(c, apperr.Invalid("invalid product query", apperr.Field("cursor", "is not a cursor of this listing")))
+		return
+	}
+	if err != nil {
+		httpedge.WriteError(c, modelUnavailable("products", err))
+		return
+	}
+	var nextCursor *string
+	if next != "" {
+		nextCursor = &next
+	}
+	c.JSON(http.StatusOK, gin.H{"items": mapSlice(items, productOfModel), "next_cursor": nextCursor})
+}
+
+func (a *Reads) getProduct(c *gin.Context) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	p, ok, err := a.Catalog.Product(c.Request.Context(), strings.ToLower(id.String()))
+	if err != nil {
+		httpedge.WriteError(c, modelUnavailable("products", err))
+		return
+	}
+	if !ok {
+		httpedge.WriteError(c, apperr.NotFound("not found"))
+		return
+	}
+	c.JSON(http.StatusOK, productOfModel(p))
+}
+
+func (a *Reads) categories(c *gin.Context) {
+	items, err := a.Catalog.Categories(c.Request.Context())
+	if err != nil {
+		httpedge.WriteError(c, modelUnavailable("categories", err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
 }
