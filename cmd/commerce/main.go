@@ -2,8 +2,10 @@
 // subcommands serve the HTTP API and background roles, migrate the
 // PostgreSQL schemas, and print the build's version.
 //
-// This package is the only place that reads the environment and the only
-// switch over configuration; every other package receives plain values.
+// This package is the only place that reads the environment: it keeps the
+// settings table (config.go), the flags and the subcommands, and starts the
+// engine through its assembly, internal/app, naming the assembly's settings
+// by their environment variables. Every other package receives plain values.
 package main
 
 import (
