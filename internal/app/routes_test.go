@@ -16,7 +16,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/commerce-engine/commerce/auth"
-	"github.com/commerce-engine/commerce/commands"
 	"github.com/commerce-engine/commerce/domain/customer"
 	"github.com/commerce-engine/commerce/eventstore"
 	"github.com/commerce-engine/commerce/openapi"
@@ -187,8 +186,6 @@ func TestBadTokensAreRefused(t *testing.T) {
 }
 
 func (ws *writeSide) tokensSecretForTest() []byte { return ws.secret }
-
-func commandMeta() commands.Metadata { return commands.Metadata{CommandID: uuid.NewString()} }
 
 func TestCORSFromConfiguration(t *testing.T) {
 	r, _ := testEngine(t, func(c *Config) { c.CORSOrigins = []string{"https://shop.example"} })
