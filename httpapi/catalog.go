@@ -243,5 +243,5 @@ func (a *Reads) categories(c *gin.Context) {
 		httpedge.WriteError(c, modelUnavailable("categories", err))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": items})
+	c.JSON(http.StatusOK, gin.H{"items": mapSlice(items, categoryOfModel)})
 }

@@ -48,6 +48,17 @@ func productOfModel(p projections.Product) Product {
 	}
 }
 
+// Category is one entry of GET /api/v1/categories.
+type Category struct {
+	Name         string `json:"name"`
+	ProductCount int    `json:"product_count"`
+}
+
+// categoryOfModel is the category the catalog read model counts.
+func categoryOfModel(c projections.Category) Category {
+	return Category{Name: c.Name, ProductCount: c.ProductCount}
+}
+
 // Order is the order resource: detail and history entries, and what an
 // order command answers.
 type Order struct {

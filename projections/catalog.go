@@ -294,10 +294,11 @@ func (m *MemoryCatalog) Products(_ context.Context, q Query) ([]Product, string,
 	return page, next, nil
 }
 
-// Category is one entry of GET /api/v1/categories.
+// Category is a category of the catalog read model and how many products
+// it holds (httpapi.Category is its API shape).
 type Category struct {
-	Name         string `json:"name"`
-	ProductCount int    `json:"product_count"`
+	Name         string
+	ProductCount int
 }
 
 // Categories implements CatalogReader.
