@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/internal/app"
 	"github.com/commerce-engine/commerce/internal/loadgen"
@@ -23,4 +24,4 @@ var (
 var WithRoutes = app.WithRoutes
 
 // checkResult is one dependency's entry in the /readyz answer.
-type checkResult = app.CheckResult
+type checkResult = httpapi.CheckResult

@@ -2,11 +2,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net/http"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -14,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/commerce-engine/commerce/httpapi"
 	"github.com/commerce-engine/commerce/httpedge"
 	"github.com/commerce-engine/commerce/tracing"
 )
@@ -44,15 +42,12 @@ func (m *Main) router(store pingStore, mounts ...func(gin.IRouter)) (*gin.Engine
 		return nil, err
 	}
 
-	r.GET("/healthz", func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusOK, gin.H{"status": "ok"})
-	})
+	r.GET("/healthz", httpapi.Healthz)
 	checks := map[string]func(context.Context) error{"eventstore": store.Ping}
 	for name, check := range m.readyChecks {
 		checks[name] = check
 	}
-	r.GET("/readyz", readyz(m.log, readyTimeout, checks))
+	r.GET("/readyz", httpapi.Readyz(m.log, readyTimeout, checks))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		Registry:          reg,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
@@ -81,51 +76,3 @@ func buildInfo(version, commit string) prometheus.Collector {
 // opsRoutes are polled by probes and scrapers; their access log lines are
 // debug-level so they do not drown the rest.
 var opsRoutes = []string{"/healthz", "/readyz", "/metrics"}
-
-// CheckResult is one dependency's entry in the /readyz answer, as its
-// probes and the end-to-end tests read it.
-type CheckResult struct {
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-}
-
-// readyz answers 200 when every check passes within timeout, 503
-// otherwise, with each dependency's status. Causes are logged, and only
-// classified ("timeout", "unreachable") in the answer, which is public.
-func readyz(log *slog.Logger, timeout time.Duration, checks map[string]func(context.Context) error) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
-		defer cancel()
-		var (
-			mu      sync.Mutex
-			wg      sync.WaitGroup
-			results = make(map[string]CheckResult, len(checks))
-			ready   = true
-		)
-		for name, check := range checks {
-			wg.Go(func() {
-				err := check(ctx)
-				res := CheckResult{Status: "up"}
-				if err != nil {
-					res = CheckResult{Status: "down", Error: "unreachable"}
-					if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-						res.Error = "timeout"
-					}
-					log.WarnContext(ctx, "readiness check failed", "dependency", name, "error", err,
-						"request_id", httpedge.RequestID(ctx))
-				}
-				mu.Lock()
-				results[name] = res
-				ready = ready && err == nil
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		c.Header("Cache-Control", "no-store")
-		if !ready {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "checks": results})
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": results})
-	}
-}

@@ -1,4 +1,4 @@
-package app
+package httpapi_test
 
 import (
 	"context"
@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/commerce-engine/commerce/httpapi"
 )
 
 func TestReadyzReportsDownDependencies(t *testing.T) {
 	t.Parallel()
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.GET("/readyz", readyz(slog.New(slog.DiscardHandler), 50*time.Millisecond, map[string]func(context.Context) error{
+	r.GET("/readyz", httpapi.Readyz(slog.New(slog.DiscardHandler), 50*time.Millisecond, map[string]func(context.Context) error{
 		"eventstore": func(context.Context) error { return nil },
 		"redis":      func(context.Context) error { return errors.New("dial tcp secret-host:6379: connection refused") },
 		"rabbitmq":   func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() },
