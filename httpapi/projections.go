@@ -14,20 +14,6 @@ import (
 	"github.com/commerce-engine/commerce/projections"
 )
 
-// projectionView is one entry of GET /api/v1/admin/projections.
-type projectionView struct {
-	Name     string  `json:"name"`
-	Position int64   `json:"position"`
-	Head     int64   `json:"head"`
-	Lag      int64   `json:"lag"`
-	Status   string  `json:"status"`
-	Error    *string `json:"error"`
-	// FailedAt names the event a failed projection is stuck on.
-	FailedAt *projections.EventRef `json:"failed_at,omitempty"`
-	// Rebuild is the last rebuild this process ran of the projection.
-	Rebuild *projections.RebuildStatus `json:"rebuild,omitempty"`
-}
-
 // MountAdmin registers the admin read routes behind authn and admin.
 func (a *Reads) MountAdmin(r gin.IRouter, authn, admin gin.HandlerFunc) {
 	g := r.Group("/api/v1/admin", authn, admin)
@@ -53,7 +39,8 @@ func (a *Reads) projections(c *gin.Context) {
 			}
 			if a.Rebuilds != nil {
 				if r, ok := a.Rebuilds.Status(s.Name); ok {
-					v.Rebuild = &r
+					rv := rebuildOfStatus(r)
+					v.Rebuild = &rv
 				}
 			}
 			items = append(items, v)

@@ -48,6 +48,35 @@ func productOfModel(p projections.Product) Product {
 	}
 }
 
+// projectionView is one entry of GET /api/v1/admin/projections.
+type projectionView struct {
+	Name     string  `json:"name"`
+	Position int64   `json:"position"`
+	Head     int64   `json:"head"`
+	Lag      int64   `json:"lag"`
+	Status   string  `json:"status"`
+	Error    *string `json:"error"`
+	// FailedAt names the event a failed projection is stuck on.
+	FailedAt *projections.EventRef `json:"failed_at,omitempty"`
+	// Rebuild is the last rebuild this process ran of the projection.
+	Rebuild *rebuildView `json:"rebuild,omitempty"`
+}
+
+// rebuildView is a projection's last rebuild in the admin API.
+type rebuildView struct {
+	Running    bool                `json:"running"`
+	Position   eventstore.Position `json:"position"`
+	Head       eventstore.Position `json:"head"`
+	StartedAt  time.Time           `json:"started_at"`
+	FinishedAt *time.Time          `json:"finished_at,omitempty"`
+	Error      string              `json:"error,omitempty"`
+}
+
+// rebuildOfStatus is the rebuild the projections' registry reports.
+func rebuildOfStatus(s projections.RebuildStatus) rebuildView {
+	return rebuildView{Running: s.Running, Position: s.Position, Head: s.Head, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt, Error: s.Error}
+}
+
 // Category is one entry of GET /api/v1/categories.
 type Category struct {
 	Name         string `json:"name"`

@@ -16,14 +16,15 @@ var ErrUnknownProjection = errors.New("no projection has this name")
 // in, reporting how far it has got; it returns once the swap is done.
 type RebuildFunc func(ctx context.Context, progress func(pos, head eventstore.Position)) error
 
-// RebuildStatus is what the admin API shows of a projection's last rebuild.
+// RebuildStatus is the state of a projection's last rebuild (the admin
+// API shows it as httpapi's rebuild view).
 type RebuildStatus struct {
-	Running    bool                `json:"running"`
-	Position   eventstore.Position `json:"position"`
-	Head       eventstore.Position `json:"head"`
-	StartedAt  time.Time           `json:"started_at"`
-	FinishedAt *time.Time          `json:"finished_at,omitempty"`
-	Error      string              `json:"error,omitempty"`
+	Running    bool
+	Position   eventstore.Position
+	Head       eventstore.Position
+	StartedAt  time.Time
+	FinishedAt *time.Time
+	Error      string
 }
 
 // Rebuilds knows how to rebuild each projection of a process and tracks
