@@ -164,7 +164,7 @@ func benchSagaCheckouts(ctx context.Context, pgURL, amqpURL string, n, workers i
 	if err != nil {
 		fatalf("checkout data dir: %v", err)
 	}
-	defer os.RemoveAll(dataDir)
+	defer func() { _ = os.RemoveAll(dataDir) }()
 	logs := newCountingHandler(slog.LevelWarn)
 	logger := slog.New(logs)
 

@@ -59,8 +59,8 @@ const (
 	envAdminEmail          = "COMMERCE_ADMIN_EMAIL"
 	envAdminPassword       = "COMMERCE_ADMIN_PASSWORD"
 	envDataDir             = "COMMERCE_DATA_DIR"
-	envJWTSecret           = "COMMERCE_JWT_SECRET"
-	envStripeWebhookSecret = "STRIPE_WEBHOOK_SECRET"
+	envJWTSecret           = "COMMERCE_JWT_SECRET"   //nolint:gosec // G101: a variable's name, not a credential
+	envStripeWebhookSecret = "STRIPE_WEBHOOK_SECRET" //nolint:gosec // G101: a variable's name, not a credential
 	jwtKeyFile             = "jwt.key"
 )
 
