@@ -1,6 +1,7 @@
 package httpedge
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +26,14 @@ func DecodeJSON(c *gin.Context, dst any) error {
 	if c.Request.Body == nil || c.Request.Body == http.NoBody {
 		return errEmptyBody
 	}
-	dec := json.NewDecoder(c.Request.Body)
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		if isTooLarge(err) {
+			return errTooLarge(err)
+		}
+		return apperr.Invalid("the request body could not be read", apperr.Field("body", "was cut off"))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
@@ -34,6 +42,13 @@ func DecodeJSON(c *gin.Context, dst any) error {
 	var extra json.RawMessage
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
+		// encoding/json matches names regardless of case, so "Quantity"
+		// or "deltA" would pass as known: refuse every name that is not
+		// spelled as the contract spells it.
+		if name, ok := misspelled(body, reflect.TypeOf(dst)); ok {
+			return apperr.Invalid("the request body has an unknown field",
+				apperr.Field(name, "is not a known field"))
+		}
 		return nil
 	case isTooLarge(err):
 		return errTooLarge(err)
@@ -127,4 +142,100 @@ func jsonKind(t reflect.Type) string {
 		return "an object"
 	}
 	return "a valid value"
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// misspelled returns the first object member of raw, decoded as t, whose
+// name matches one of t's fields only when case is ignored (or not at
+// all). Types with their own UnmarshalJSON are left to it.
+func misspelled(raw []byte, t reflect.Type) (string, bool) {
+	for t.Kind() == reflect.Pointer {
+		if t.Implements(unmarshalerType) {
+			return "", false
+		}
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return "", false
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return "", false // null, or not an object: the decoder judged it
+		}
+		fields := jsonFields(t)
+		for name, v := range members {
+			ft, ok := fields[name]
+			if !ok {
+				return name, true
+			}
+			if inner, bad := misspelled(v, ft); bad {
+				return name + "." + inner, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return "", false
+		}
+		for i, v := range items {
+			if inner, bad := misspelled(v, t.Elem()); bad {
+				return fmt.Sprintf("%d.%s", i, inner), true
+			}
+		}
+	case reflect.Map:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return "", false
+		}
+		for k, v := range members {
+			if inner, bad := misspelled(v, t.Elem()); bad {
+				return k + "." + inner, true
+			}
+		}
+	}
+	return "", false
+}
+
+// jsonFields maps the exact JSON names of t's fields, embedded ones
+// included, to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || len(f.Index) > 1 && !promoted(t, f) {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			continue // its fields are listed as promoted ones
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+// promoted reports whether a field reached through embedding is one
+// encoding/json decodes: every struct on its path is embedded untagged.
+func promoted(t reflect.Type, f reflect.StructField) bool {
+	cur := t
+	for _, i := range f.Index[:len(f.Index)-1] {
+		sf := cur.Field(i)
+		if !sf.Anonymous || sf.Tag.Get("json") != "" {
+			return false
+		}
+		cur = sf.Type
+		for cur.Kind() == reflect.Pointer {
+			cur = cur.Elem()
+		}
+	}
+	return true
 }
