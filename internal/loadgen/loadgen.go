@@ -249,8 +249,12 @@ func runLoadgen(ctx context.Context, cfg loadgenConfig) (loadgenReport, error) {
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
+	// The progress line and the shoppers' errors share one writer, which
+	// need not be safe for concurrent use (a test's buffer is not).
+	cfg.Progress = &lockedWriter{w: cfg.Progress}
 	done := make(chan struct{})
-	go func() {
+	var ticking sync.WaitGroup
+	ticking.Go(func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
@@ -262,7 +266,7 @@ func runLoadgen(ctx context.Context, cfg loadgenConfig) (loadgenReport, error) {
 				fmt.Fprintf(cfg.Progress, "\r%s  orders %d  %.1f/s  errors %d   ", time.Since(started).Round(time.Second), n, float64(n)/time.Since(started).Seconds(), errs.Load())
 			}
 		}
-	}()
+	})
 	var wg sync.WaitGroup
 	for i := range cfg.Shoppers {
 		wg.Go(func() {
@@ -294,6 +298,7 @@ func runLoadgen(ctx context.Context, cfg loadgenConfig) (loadgenReport, error) {
 	}
 	wg.Wait()
 	close(done)
+	ticking.Wait()
 	fmt.Fprintln(cfg.Progress)
 	return loadgenReport{Orders: int(orders.Load()), Elapsed: time.Since(started), Errors: errs.Load(), Steps: steps}, nil
 }
@@ -547,4 +552,17 @@ func (s *lgShopper) webhook(ctx context.Context, paymentID, checkoutID string, a
 		return fmt.Errorf("webhook: %d %s", resp.StatusCode, b)
 	}
 	return nil
+}
+
+// lockedWriter serialises writes to w, so the progress line and the
+// shoppers' error lines never interleave within a write.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
